@@ -1,0 +1,80 @@
+"""The local AWS's HTTP front: our SageMaker in front of moto, plus a small admin API.
+
+boto3 speaks SageMaker's JSON protocol (`X-Amz-Target: SageMaker.<Operation>`); the operations
+implemented by `LocalSageMaker` are answered here, everything else goes on to moto unchanged.
+`/_tutorial/...` is this server's own admin API (health, fault injection); boto3 never calls it.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+import uuid
+
+from .sagemaker import LocalSageMaker, SageMakerError
+
+_REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+
+
+def region_of(environ: dict, default: str = "us-east-1") -> str:
+    """The region a SigV4-signed request was signed for."""
+    match = _REGION_IN_AUTH.search(environ.get("HTTP_AUTHORIZATION", ""))
+    return match.group(1) if match else default
+
+
+def _json_default(value):
+    if isinstance(value, dt.datetime):
+        return value.timestamp()  # the JSON protocol's timestamps are epoch seconds
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def json_response(start_response, status: int, body: dict, headers=()):
+    payload = json.dumps(body, default=_json_default).encode()
+    start_response(f"{status} {'OK' if status < 400 else 'Error'}", [
+        ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload))),
+        ("x-amzn-RequestId", str(uuid.uuid4())), *headers])
+    return [payload]
+
+
+def error_response(start_response, error: SageMakerError):
+    return json_response(start_response, error.status,
+                         {"__type": error.code, "message": error.message},
+                         headers=[("x-amzn-ErrorType", error.code)])
+
+
+class LocalAwsApp:
+    """WSGI app: routes SageMaker and admin requests to us, the rest to moto."""
+
+    def __init__(self, moto_app, sagemaker: LocalSageMaker, admin):
+        self._moto = moto_app
+        self.sagemaker = sagemaker
+        self._admin = admin  # callable(method, path, body) -> (status, dict)
+        self._operations = {
+            "CreateTrainingJob": lambda r, region: sagemaker.create_training_job(r, region),
+            "DescribeTrainingJob": lambda r, region: sagemaker.describe_training_job(
+                r.get("TrainingJobName", ""), region),
+            "ListTrainingJobs": lambda r, region: sagemaker.list_training_jobs(r, region),
+            "StopTrainingJob": lambda r, region: sagemaker.stop_training_job(
+                r.get("TrainingJobName", ""), region),
+        }
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/_tutorial/"):
+            status, body = self._admin(environ["REQUEST_METHOD"], path, _read_json(environ))
+            return json_response(start_response, status, body)
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        service, _, operation = target.partition(".")
+        if service == "SageMaker" and operation in self._operations:
+            try:
+                result = self._operations[operation](_read_json(environ), region_of(environ))
+            except SageMakerError as error:
+                return error_response(start_response, error)
+            return json_response(start_response, 200, result)
+        return self._moto(environ, start_response)
+
+
+def _read_json(environ) -> dict:
+    length = int(environ.get("CONTENT_LENGTH") or 0)
+    raw = environ["wsgi.input"].read(length) if length else b""
+    return json.loads(raw) if raw.strip() else {}

@@ -1,0 +1,183 @@
+"""Start, find and stop the local AWS server process.
+
+The server outlives notebook kernels (notebook 01 registers the image, 03 trains with it), so it
+runs as its own process, detached from whoever started it. `<state dir>/server.json` says where it
+is; a lock file makes concurrent starts (two notebooks, "Run all" twice) reuse one server.
+"""
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+from .server import HOST, STATE_FILE
+
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 15
+
+
+class LocalAwsError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class ServerInfo:
+    pid: int
+    port: int
+    url: str
+    log: str | None
+    started: str
+    instance: str
+
+
+def read_state(state_dir: Path) -> dict | None:
+    try:
+        return json.loads((Path(state_dir) / STATE_FILE).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _health(url: str, timeout: float = 2.0) -> dict | None:
+    try:
+        with urllib.request.urlopen(f"{url}/_tutorial/health", timeout=timeout) as response:
+            return json.loads(response.read())
+    except (OSError, ValueError):
+        return None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False
+
+
+def status(state_dir: Path) -> ServerInfo | None:
+    """The running server recorded in state_dir, if it answers; None otherwise."""
+    state = read_state(state_dir)
+    if not state or not _alive(state["pid"]):
+        return None
+    health = _health(state["url"])
+    if not health or health.get("instance") != state["instance"]:
+        return None
+    return ServerInfo(pid=state["pid"], port=state["port"], url=state["url"],
+                      log=state.get("log"), started=state["started"],
+                      instance=state["instance"])
+
+
+@contextlib.contextmanager
+def _lock(state_dir: Path):
+    state_dir.mkdir(parents=True, exist_ok=True)
+    with open(state_dir / "lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _check_port_free(port: int):
+    with socket.socket() as probe:
+        try:
+            probe.bind((HOST, port))
+        except OSError:
+            raise LocalAwsError(
+                f"Port {port} on {HOST} is in use by another program. Set TUTORIAL_LOCAL_PORT to "
+                "a free port, or unset it to let the local AWS pick one.") from None
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def start(state_dir: Path, port: int = 0) -> tuple[ServerInfo, bool]:
+    """Start the server unless one is running; returns (info, started_now)."""
+    state_dir = Path(state_dir).resolve()
+    with _lock(state_dir):
+        running = status(state_dir)
+        if running:
+            return running, False
+        _clear_stale(state_dir)
+        if port:
+            _check_port_free(port)
+        log_path = state_dir / "server.log"
+        with open(log_path, "ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "helpers.local.server", "--port", str(port),
+                 "--state-dir", str(state_dir), "--log-file", str(log_path)],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                start_new_session=True,  # not killed with the kernel or terminal that started it
+                cwd=Path(__file__).resolve().parents[2])
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise LocalAwsError(f"The local AWS exited during start (code "
+                                    f"{process.returncode}). Its log ({log_path}):\n"
+                                    + _tail(log_path))
+            info = status(state_dir)
+            if info and info.pid == process.pid:
+                return info, True
+            time.sleep(0.1)
+        process.kill()
+        raise LocalAwsError(f"The local AWS did not answer within {START_TIMEOUT_SECONDS} s. "
+                            f"Its log ({log_path}):\n" + _tail(log_path))
+
+
+def _clear_stale(state_dir: Path):
+    """A state file whose server is gone (killed, machine restarted) is removed; a server that
+    is alive but does not answer is ended, so two servers never fight over one state dir."""
+    state = read_state(state_dir)
+    if not state:
+        return
+    if _alive(state["pid"]) and _is_our_server(state["pid"]):
+        _terminate(state["pid"])
+    (state_dir / STATE_FILE).unlink(missing_ok=True)
+
+
+def _is_our_server(pid: int) -> bool:
+    try:
+        return "helpers.local.server" in " ".join(psutil.Process(pid).cmdline())
+    except psutil.Error:
+        return False
+
+
+def _terminate(pid: int):
+    try:
+        process = psutil.Process(pid)
+        process.send_signal(signal.SIGTERM)
+        process.wait(STOP_TIMEOUT_SECONDS)
+    except psutil.TimeoutExpired:
+        process.kill()
+        process.wait(5)
+    except psutil.Error:
+        pass
+
+
+def stop(state_dir: Path) -> ServerInfo | None:
+    """Stop the server (and its training programs); returns what was stopped, or None."""
+    state_dir = Path(state_dir).resolve()
+    with _lock(state_dir):
+        state = read_state(state_dir)
+        if not state:
+            return None
+        info = ServerInfo(pid=state["pid"], port=state["port"], url=state["url"],
+                          log=state.get("log"), started=state["started"],
+                          instance=state["instance"])
+        if _alive(info.pid) and _is_our_server(info.pid):
+            _terminate(info.pid)
+        (state_dir / STATE_FILE).unlink(missing_ok=True)
+        return info

@@ -1,0 +1,159 @@
+"""The local AWS as one server: moto (Step Functions executing real ASL, S3, IAM, SNS, SQS, ECR,
+CloudWatch Logs, STS...) with our SageMaker in front and registered with the interpreter.
+
+Run as a process with `python -m helpers.local.server --port N --state-dir DIR` (what
+`python -m helpers local start` does), or in a thread with `LocalAwsServer(...).start()` (tests).
+It listens on 127.0.0.1 only.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import signal
+import threading
+import uuid
+from pathlib import Path
+
+import boto3
+from botocore.config import Config
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import (
+    DomainDispatcherApplication,
+    MotoRequestHandler,
+    create_backend_app,
+)
+from werkzeug.serving import make_server
+
+from .api import LocalAwsApp
+from .sagemaker import LocalSageMaker
+from .stepfunctions_sagemaker import install as install_sagemaker_integration
+
+HOST = "127.0.0.1"
+STATE_FILE = "server.json"
+FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
+
+
+class QuietRequestHandler(MotoRequestHandler):
+    """No access-log line per request: `.sync` polling and progress displays would flood the log."""
+
+    def log_request(self, code="-", size="-"):
+        pass
+
+
+class ClientFactory:
+    """boto3 clients of this local AWS, for the server's own calls (S3 downloads, logs...)."""
+
+    def __init__(self, endpoint_url: str):
+        self._endpoint_url = endpoint_url
+        self._session = boto3.session.Session(**FAKE_CREDENTIALS)
+        self._lock = threading.Lock()
+        self._cache = {}
+
+    def __call__(self, service: str, region: str):
+        with self._lock:  # boto3 client creation is not thread-safe
+            key = (service, region)
+            if key not in self._cache:
+                self._cache[key] = self._session.client(
+                    service, region_name=region, endpoint_url=self._endpoint_url,
+                    config=Config(retries={"max_attempts": 1}))
+            return self._cache[key]
+
+
+class LocalAwsServer:
+    def __init__(self, port: int = 0, state_dir: Path | str = ".local-aws",
+                 max_parallel_jobs: int | None = None):
+        self.state_dir = Path(state_dir).resolve()
+        (self.state_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        self.instance = uuid.uuid4().hex
+        self.started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        # Bind first: with port 0 the OS picks a free port, which everything below must know.
+        self._http = make_server(HOST, port, self._dispatch, threaded=True,
+                                 request_handler=QuietRequestHandler)
+        self.port = self._http.server_port
+        self.url = f"http://{HOST}:{self.port}"
+        # moto's interpreter calls other services at localhost:$MOTO_PORT (default 5000).
+        os.environ["MOTO_PORT"] = str(self.port)
+        default_user_config["stepfunctions"]["execute_state_machine"] = True
+        install_sagemaker_integration()
+        jobs = max_parallel_jobs or int(os.environ.get("TUTORIAL_LOCAL_MAX_TRAINING_JOBS", 0)) \
+            or os.cpu_count() or 1
+        self.sagemaker = LocalSageMaker(ClientFactory(self.url), DEFAULT_ACCOUNT_ID,
+                                        self.state_dir / "jobs", max_parallel_jobs=jobs)
+        self.app = LocalAwsApp(DomainDispatcherApplication(create_backend_app), self.sagemaker,
+                               self._admin)
+        self._thread = None
+
+    def _dispatch(self, environ, start_response):
+        return self.app(environ, start_response)
+
+    def _admin(self, method: str, path: str, body: dict):
+        if path == "/_tutorial/health":
+            return 200, self.info()
+        return 404, {"message": f"no admin route {method} {path}"}
+
+    def info(self) -> dict:
+        return {"instance": self.instance, "pid": os.getpid(), "port": self.port, "url": self.url,
+                "started": self.started,
+                "training_programs_running": self.sagemaker.running_programs(),
+                "max_parallel_training_jobs": self.sagemaker.max_parallel_jobs}
+
+    def serve_forever(self):
+        self._http.serve_forever()
+
+    def start(self) -> "LocalAwsServer":
+        """Serve from a background thread (for tests and embedding)."""
+        self._thread = threading.Thread(target=self.serve_forever, daemon=True,
+                                        name="local-aws")
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self.sagemaker.shutdown()
+        self._http.shutdown()
+        self._http.server_close()
+        if self._thread:
+            self._thread.join(timeout=10)
+
+
+def write_state(server: LocalAwsServer, log_file: str | None):
+    """Record where the server is, atomically, for `local status` and the notebooks to find."""
+    state = {**server.info(), "log": log_file}
+    tmp = server.state_dir / (STATE_FILE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2))
+    tmp.replace(server.state_dir / STATE_FILE)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--state-dir", default=".local-aws")
+    parser.add_argument("--log-file")
+    args = parser.parse_args(argv)
+    server = LocalAwsServer(port=args.port, state_dir=args.state_dir)
+
+    def shut_down(*_):
+        # serve_forever() must be stopped from another thread.
+        threading.Thread(target=server._http.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, shut_down)
+    signal.signal(signal.SIGINT, shut_down)
+    write_state(server, args.log_file)
+    print(f"Local AWS listening on {server.url} (pid {os.getpid()})", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.sagemaker.shutdown()
+        state_file = server.state_dir / STATE_FILE
+        try:
+            if json.loads(state_file.read_text()).get("instance") == server.instance:
+                state_file.unlink()
+        except (OSError, ValueError):
+            pass
+        print("Local AWS stopped", flush=True)
+
+
+if __name__ == "__main__":
+    main()
