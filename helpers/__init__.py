@@ -1,0 +1,23 @@
+"""Helpers for the SageMaker + Step Functions series: the plumbing, so notebooks show the ideas.
+
+Every notebook starts with `import helpers` and `aws = helpers.connect()`, then uses the modules
+by name (`helpers.workflows`, `helpers.executions`, ...). They load on first use, so the command
+line (`python -m helpers local status`) does not wait for the SDKs to import.
+"""
+import importlib
+
+_MODULES = ("aws", "config", "container", "data", "display", "executions", "names", "prerequisites",
+            "rebuilding", "sdk", "series", "workflows")
+_NAMES = {"connect": "aws", "rebuild": "rebuilding", "Json": "display", "SideBySide": "display"}
+
+
+def __getattr__(name):
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    if name in _NAMES:
+        return getattr(importlib.import_module(f".{_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module 'helpers' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(_MODULES + tuple(_NAMES))

@@ -1,4 +1,4 @@
-"""Reading the label-first, header-less CSV files of a SageMaker channel, with errors that say where."""
+"""Reading the label-first, header-less CSV files of a channel, with errors that say where."""
 import csv
 import io
 from pathlib import Path
@@ -32,7 +32,8 @@ def parse_rows(lines, source, has_label=True):
             column = next(i for i in range(first, len(row)) if not _is_number(row[i]))
             bad = row[column]
             column += 1
-            hint = " (is the first row a header? the files must have none)" if row_number == 1 else ""
+            hint = (" (is the first row a header? the files must have none)"
+                    if row_number == 1 else "")
             raise DataError(f"{source}, row {row_number}, column {column}: {bad!r} is not a "
                             f"number{hint}.") from None
         if any(np.isnan(value) for value in features[-1]):

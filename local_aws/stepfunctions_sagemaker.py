@@ -14,6 +14,7 @@ follow AWS's documented names:
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
 from functools import lru_cache
 
@@ -80,6 +81,19 @@ def to_state_output(value):
     return value
 
 
+_clients: dict = {}
+_clients_lock = threading.Lock()
+
+
+def _sagemaker_client(region: str):
+    """moto's boto_client_for builds a new boto3 client per call (tens of milliseconds each; it
+    ignores Task credentials anyway), so keep one per region."""
+    with _clients_lock:
+        if region not in _clients:
+            _clients[region] = boto_client_for(region=region, service="sagemaker")
+        return _clients[region]
+
+
 class StateTaskServiceSageMaker(StateTaskServiceCallback):
     def __init__(self):
         # Workaround for moto 5.2.5: StateTaskServiceCallback._eval_integration_pattern calls
@@ -97,20 +111,16 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
             return None
         return set(_input_members(self.resource.api_action))
 
-    def _client(self, resource_runtime_part, state_credentials):
-        return boto_client_for(region=resource_runtime_part.region, service="sagemaker",
-                               state_credentials=state_credentials)
-
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,
                            state_credentials):
-        client = self._client(resource_runtime_part, state_credentials)
+        client = _sagemaker_client(resource_runtime_part.region)
         call = getattr(client, self._get_boto_service_action())
         env.stack.append(to_state_output(call(**normalised_parameters)))
 
     def _build_sync_resolver(self, env, resource_runtime_part, normalised_parameters,
                              state_credentials):
         env.stack.pop()  # CreateTrainingJob's own output; `.sync` outputs the describe instead
-        client = self._client(resource_runtime_part, state_credentials)
+        client = _sagemaker_client(resource_runtime_part.region)
         name = normalised_parameters["TrainingJobName"]
 
         def resolve():

@@ -1,7 +1,7 @@
 """The local AWS as one server: moto (Step Functions executing real ASL, S3, IAM, SNS, SQS, ECR,
 CloudWatch Logs, STS...) with our SageMaker in front and registered with the interpreter.
 
-Run as a process with `python -m helpers.local.server --port N --state-dir DIR` (what
+Run as a process with `python -m local_aws.server --port N --state-dir DIR` (what
 `python -m helpers local start` does), or in a thread with `LocalAwsServer(...).start()` (tests).
 It listens on 127.0.0.1 only.
 """
@@ -28,11 +28,10 @@ from moto.moto_server.werkzeug_app import (
 from werkzeug.serving import make_server
 
 from .api import LocalAwsApp
+from .control import HOST, STATE_FILE
 from .sagemaker import LocalSageMaker
 from .stepfunctions_sagemaker import install as install_sagemaker_integration
 
-HOST = "127.0.0.1"
-STATE_FILE = "server.json"
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 

@@ -1,19 +1,20 @@
 """SageMaker training jobs, run as local processes under SageMaker's container contract.
 
 This is the one place where the training-job life cycle lives: boto3 calls from a notebook
-(through the HTTP API in `api.py`) and Task states in a workflow (through `stepfunctions_sagemaker.py`,
-which calls that same API) see the same jobs.
+(through the HTTP API in `api.py`) and Task states in a workflow (through
+`stepfunctions_sagemaker.py`, which calls that same API) see the same jobs.
 
 A job follows AWS's documented behaviour where a learner can observe it:
 - CreateTrainingJob validates the name (<= 63 characters, AWS's pattern), rejects a duplicate name
-  with ResourceInUse, checks that the role exists and trusts sagemaker.amazonaws.com, and that the
-  image is in (local) ECR.
+  (ValidationException, as AWS does), checks that the role exists and trusts
+  sagemaker.amazonaws.com, and that the image is in (local) ECR.
 - Status: InProgress (Starting -> Downloading -> Training -> Uploading) -> Completed | Failed |
   Stopped, with SageMaker's secondary statuses and timestamps.
 - Channels are downloaded from (local) S3 with S3Prefix semantics into input/data/<channel>/;
-  hyperparameters.json (string values), inputdataconfig.json and resourceconfig.json are written.
-- The image's `train` program runs with a temporary directory standing in for /opt/ml (named by the
-  OPT_ML environment variable); its output goes to CloudWatch Logs, group /aws/sagemaker/TrainingJobs.
+  hyperparameters.json (string values), inputdataconfig.json, resourceconfig.json are written.
+- The image's `train` program runs with a temporary directory standing in for /opt/ml (named by
+  the OPT_ML environment variable); its output goes to CloudWatch Logs, group
+  /aws/sagemaker/TrainingJobs.
 - /opt/ml/model is uploaded as <S3OutputPath>/<job>/output/model.tar.gz; a non-zero exit fails the
   job with the first 1024 characters of /opt/ml/output/failure as FailureReason.
 - MaxRuntimeInSeconds stops the job (Stopped / MaxRuntimeExceeded); StopTrainingJob works.
@@ -28,7 +29,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 import tarfile
 import tempfile
 import threading
@@ -36,7 +36,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import ImageNotFound, resolve_program_dir
+from .images import ImageNotFound, program_environment, resolve_program_dir
 
 TRAINING_JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
@@ -157,9 +157,8 @@ class LocalSageMaker:
         arn = f"arn:aws:sagemaker:{region}:{self.account_id}:training-job/{name.lower()}"
         with self._lock:
             existing = self._jobs.get((region, name))
-            if existing:
-                raise SageMakerError(
-                    "ResourceInUse",
+            if existing:  # AWS answers a ValidationException here, not ResourceInUse
+                raise validation_error(
                     "Training job names must be unique within an AWS account and region, and a "
                     f"training job with this name already exists ({existing.arn})")
             job = TrainingJob(request=request, arn=arn, region=region)
@@ -216,7 +215,8 @@ class LocalSageMaker:
                 self._signal(job, kill=True)
 
     def running_programs(self) -> int:
-        return sum(1 for job in list(self._jobs.values()) if job.process and job.process.poll() is None)
+        return sum(1 for job in list(self._jobs.values())
+                   if job.process and job.process.poll() is None)
 
     # ---- validation ------------------------------------------------------------------------
 
@@ -413,13 +413,9 @@ class LocalSageMaker:
 
     def _run_program(self, job: TrainingJob, program_dir: Path, opt_ml: Path):
         """Run `train`, stream its output to CloudWatch Logs, enforce MaxRuntimeInSeconds."""
-        env = {**os.environ, **(job.request.get("Environment") or {}),
-               "OPT_ML": str(opt_ml), "TRAINING_JOB_NAME": job.name,
-               "TRAINING_JOB_ARN": job.arn, "PYTHONUNBUFFERED": "1",
-               # The image's programs first, then this Python environment (the local stand-in for
-               # the image's Python and libraries), so `#!/usr/bin/env python3` finds it.
-               "PATH": os.pathsep.join([str(program_dir), str(Path(sys.executable).parent),
-                                        os.environ.get("PATH", "")])}
+        env = program_environment(program_dir, opt_ml, {
+            **(job.request.get("Environment") or {}),
+            "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn})
         log = TrainingLog(self._clients("logs", job.region), job,
                           job.request["AlgorithmSpecification"].get("MetricDefinitions") or [])
         job.log_stream = log.stream

@@ -8,7 +8,9 @@ directory and runs the programs from it, the way `docker run IMAGE train` would.
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 
 PROGRAM_DIR_ANNOTATION = "tutorial.local/program-dir"
@@ -54,5 +56,15 @@ def resolve_program_dir(ecr_client, image_uri: str) -> Path:
     if not program_dir.is_dir():
         raise ImageNotFound(f"Image {image_uri} is not a local image (its manifest names no "
                             "program directory on this machine): register it with "
-                            "helpers.container.register_local_image().")
+                            "helpers.container.publish_image() (notebook 01).")
     return program_dir
+
+
+def program_environment(program_dir: Path, opt_ml: Path, extra: dict | None = None) -> dict:
+    """The environment a local image's program runs in: OPT_ML names the stand-in for /opt/ml;
+    PATH has the image's programs, then this Python environment (the local stand-in for the
+    image's Python and libraries, so `#!/usr/bin/env python3` finds it)."""
+    path = os.pathsep.join([str(program_dir), str(Path(sys.executable).parent),
+                            os.environ.get("PATH", "")])
+    return {**os.environ, **(extra or {}), "OPT_ML": str(opt_ml), "PATH": path,
+            "PYTHONUNBUFFERED": "1"}

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -21,8 +20,9 @@ from pathlib import Path
 
 import psutil
 
-from .server import HOST, STATE_FILE
 
+HOST = "127.0.0.1"  # loopback only: nothing outside this machine can reach the server
+STATE_FILE = "server.json"
 START_TIMEOUT_SECONDS = 60
 STOP_TIMEOUT_SECONDS = 15
 
@@ -117,7 +117,7 @@ def start(state_dir: Path, port: int = 0) -> tuple[ServerInfo, bool]:
         log_path = state_dir / "server.log"
         with open(log_path, "ab") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "helpers.local.server", "--port", str(port),
+                [sys.executable, "-m", "local_aws.server", "--port", str(port),
                  "--state-dir", str(state_dir), "--log-file", str(log_path)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # not killed with the kernel or terminal that started it
@@ -150,7 +150,7 @@ def _clear_stale(state_dir: Path):
 
 def _is_our_server(pid: int) -> bool:
     try:
-        return "helpers.local.server" in " ".join(psutil.Process(pid).cmdline())
+        return "local_aws.server" in " ".join(psutil.Process(pid).cmdline())
     except psutil.Error:
         return False
 

@@ -1,0 +1,47 @@
+# The series' commands. `make tutorial` and `make test` are the two the README starts with.
+PYTHON3 ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+DEV_INSTALLED := $(VENV)/.installed-dev
+
+.PHONY: tutorial test lab clean stop benchmarks
+
+$(VENV)/bin/python:
+	@$(PYTHON3) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+	  "Python 3.11 or newer is needed; found " + sys.version.split()[0] + \
+	  ". Install one and run: make PYTHON3=python3.12 ...")'
+	$(PYTHON3) -m venv $(VENV)
+
+$(INSTALLED): requirements.txt pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.txt
+	@touch $@
+
+$(DEV_INSTALLED): requirements-dev.txt $(INSTALLED)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	@touch $@
+
+## tutorial: run every notebook in order on the local backend (executed copies in build/)
+tutorial: $(INSTALLED)
+	$(PY) -m helpers tutorial
+
+## test: the whole test suite (installs the test tools first)
+test: $(DEV_INSTALLED)
+	$(PY) -m pytest
+
+## lab: JupyterLab on the notebooks
+lab: $(INSTALLED)
+	$(VENV)/bin/jupyter lab notebooks/
+
+## benchmarks: print the figures the issues ask for
+benchmarks: $(INSTALLED)
+	for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## stop: stop the local AWS
+stop:
+	@if [ -x $(PY) ]; then $(PY) -m helpers local stop; fi
+
+## clean: stop the local AWS and remove everything generated (keeps .venv)
+clean: stop
+	rm -rf build .local-aws .pytest_cache

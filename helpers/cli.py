@@ -1,0 +1,79 @@
+"""Command line: the local AWS, workflow definitions, and running the series."""
+from __future__ import annotations
+
+import argparse
+import json
+
+from . import config
+
+
+def _local(args) -> int:
+    from .aws import start_local
+    from local_aws import control
+    settings = config.settings()
+    if args.action == "start":
+        info = start_local(settings, quiet=True)
+        print(f"Local AWS running at {info.url} (pid {info.pid}, port {info.port}, "
+              f"log {info.log})")
+    elif args.action == "stop":
+        info = control.stop(settings.state_dir)
+        print(f"Stopped the local AWS (pid {info.pid})." if info
+              else "The local AWS is not running.")
+    else:
+        info = control.status(settings.state_dir)
+        if not info:
+            print("The local AWS is not running. Start it with: python -m helpers local start")
+            return 3
+        print(f"Local AWS running at {info.url} (pid {info.pid}, port {info.port}, since "
+              f"{info.started}, log {info.log})")
+    return 0
+
+
+def _asl(args) -> int:
+    from . import workflows
+    overrides = {"account_id": args.account, "region": args.region, "bucket": args.bucket,
+                 "topic": args.topic}
+    if all(overrides.values()):
+        names = workflows.Names(**overrides)  # fully specified: no need to ask any AWS
+    else:
+        from .aws import connect
+        names = workflows.Names.from_aws(connect(quiet=True)).with_overrides(**overrides)
+    if args.workflow not in workflows.BUILDERS:
+        print(f"error: unknown workflow {args.workflow!r}; one of: "
+              f"{', '.join(sorted(workflows.BUILDERS))}")
+        return 2
+    print(json.dumps(workflows.definition(workflows.build(args.workflow, names)), indent=2))
+    return 0
+
+
+def _tutorial(args) -> int:
+    from . import series
+    return series.run(keep_running=args.keep_running)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    local = commands.add_parser("local", help="start, stop or inspect the local AWS")
+    local.add_argument("action", choices=["start", "stop", "status"])
+    local.set_defaults(run=_local)
+
+    asl = commands.add_parser("asl", help="print a workflow's definition (Amazon States Language)")
+    asl.add_argument("workflow", help="the workflow's name, e.g. training")
+    asl.add_argument("--account", help="account id (default: from STS)")
+    asl.add_argument("--region", help="region (default: the configured one)")
+    asl.add_argument("--bucket", help="S3 bucket (default: the configured one)")
+    asl.add_argument("--topic", help="SNS topic name (default: the configured one)")
+    asl.set_defaults(run=_asl)
+
+    tutorial = commands.add_parser("tutorial", help="run every notebook in order (make tutorial)")
+    tutorial.add_argument("--keep-running", action="store_true",
+                          help="leave the local AWS running afterwards")
+    tutorial.set_defaults(run=_tutorial)
+
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except config.ConfigError as error:
+        parser.exit(2, f"error: {error}\n")

@@ -1,0 +1,70 @@
+"""Settings, from environment variables with defaults (the README's Configuration table lists
+them: TUTORIAL_BACKEND, TUTORIAL_REGION, TUTORIAL_BUCKET, TUTORIAL_TOPIC, TUTORIAL_LOCAL_PORT,
+TUTORIAL_STATE_DIR, TUTORIAL_LOCAL_MAX_TRAINING_JOBS). Nothing here talks to AWS."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BACKENDS = ("local", "aws")
+
+# Names the document uses; the series keeps them so its JSON reads the same.
+DATA_PREFIX = "sagemaker_bring_your_own"
+IMAGE_REPOSITORY = "sagemaker-bring-your-own"
+SAGEMAKER_ROLE = "u-SageMakerExecutionRole"
+WORKFLOW_ROLE = "u-StepFunctionsExecutionWithSageMakerTask"
+STATE_MACHINE_PREFIX = "sagemaker-byo-"
+
+
+class ConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    backend: str
+    region: str
+    bucket: str | None  # None: derived from the account id and region once known
+    topic: str
+    local_port: int
+    state_dir: Path
+
+    @property
+    def is_local(self) -> bool:
+        return self.backend == "local"
+
+    def rows(self) -> list[tuple[str, str]]:
+        values = asdict(self)
+        values["bucket"] = self.bucket or "(derived: sfn-sagemaker-tutorial-<account>-<region>)"
+        values["local_port"] = self.local_port or "(any free port)"
+        return [(key, str(value)) for key, value in values.items()]
+
+
+def settings() -> Settings:
+    """Read the settings now (so a changed environment variable takes effect at once)."""
+    backend = os.environ.get("TUTORIAL_BACKEND", "local").strip().lower()
+    if backend not in BACKENDS:
+        raise ConfigError(f"TUTORIAL_BACKEND must be one of {', '.join(BACKENDS)}; "
+                          f"got {backend!r}.")
+    region = (os.environ.get("TUTORIAL_REGION") or os.environ.get("AWS_REGION")
+              or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1")
+    port = os.environ.get("TUTORIAL_LOCAL_PORT", "0") or "0"
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"TUTORIAL_LOCAL_PORT must be a port number; got {port!r}.")
+    return Settings(
+        backend=backend, region=region, bucket=os.environ.get("TUTORIAL_BUCKET") or None,
+        topic=os.environ.get("TUTORIAL_TOPIC", "sagemaker-workflow-alerts"),
+        local_port=int(port),
+        state_dir=Path(os.environ.get("TUTORIAL_STATE_DIR") or REPO_ROOT / ".local-aws"))
+
+
+def default_bucket(account_id: str, region: str) -> str:
+    return f"sfn-sagemaker-tutorial-{account_id}-{region}"
+
+
+def table(current: Settings | None = None):
+    """The settings as a two-column table, for a notebook to show."""
+    import pandas as pd
+    return pd.DataFrame((current or settings()).rows(), columns=["setting", "value"])

@@ -1,0 +1,40 @@
+"""The datasets shipped in data/, and putting them where the workflows read them."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from . import config
+
+DATA_DIR = config.REPO_ROOT / "data"
+TRAINING_PREFIX = f"{config.DATA_PREFIX}/input/data/train/"
+OUTPUT_PREFIX = f"{config.DATA_PREFIX}/output/models"
+
+
+def training_uri(aws, prefix: str = TRAINING_PREFIX) -> str:
+    return f"s3://{aws.bucket}/{prefix}"
+
+
+def read_csv(name: str) -> pd.DataFrame:
+    """A label-first, header-less CSV from data/, with readable column names."""
+    frame = pd.read_csv(DATA_DIR / name, header=None)
+    frame.columns = ["label"] + [f"feature_{i}" for i in range(1, frame.shape[1])]
+    return frame
+
+
+def upload(aws, files=("iris.csv",), prefix: str = TRAINING_PREFIX) -> pd.DataFrame:
+    """Upload shipped CSV files under s3://<bucket>/<prefix>; a table of what is there now."""
+    s3 = aws.client("s3")
+    for name in files:
+        s3.upload_file(str(DATA_DIR / name), aws.bucket, prefix + Path(name).name)
+    return list_objects(aws, prefix)
+
+
+def list_objects(aws, prefix: str) -> pd.DataFrame:
+    s3 = aws.client("s3")
+    rows = [(f"s3://{aws.bucket}/{item['Key']}", item["Size"], item["LastModified"])
+            for page in s3.get_paginator("list_objects_v2").paginate(Bucket=aws.bucket,
+                                                                      Prefix=prefix)
+            for item in page.get("Contents", [])]
+    return pd.DataFrame(rows, columns=["object", "bytes", "last modified"])

@@ -1,0 +1,79 @@
+"""Showing things as they change: one status line, updated in place in a notebook, printed on
+change in a terminal (so `make tutorial` shows progress too)."""
+from __future__ import annotations
+
+import html
+import inspect
+import json
+import sys
+
+
+def configure_tables():
+    """Show ARNs, S3 URIs and error causes whole in tables (pandas cuts cells at 50 characters)."""
+    import pandas as pd
+    pd.set_option("display.max_colwidth", 200)
+    pd.set_option("display.width", 200)
+
+
+def in_notebook() -> bool:
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
+
+
+class StatusLine:
+    def __init__(self):
+        self._last = None
+        self._handle = None
+        if in_notebook():
+            from IPython.display import display
+            self._handle = display({"text/plain": ""}, raw=True, display_id=True)
+
+    def update(self, text: str):
+        if text == self._last:
+            return
+        self._last = text
+        if self._handle is not None:
+            self._handle.update({"text/plain": text}, raw=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+
+def as_json(value) -> str:
+    """Pretty JSON for a notebook cell's output."""
+    return json.dumps(value, indent=2, default=str)
+
+
+class Json:
+    """A value shown as indented JSON (instead of a one-line dict repr) when a cell ends on it."""
+
+    def __init__(self, value):
+        self.value = value
+
+    def __repr__(self):
+        return as_json(self.value)
+
+
+class SideBySide:
+    """Python on the left, the ASL it produces on the right (HTML in a notebook, text elsewhere)."""
+
+    def __init__(self, python: str, asl):
+        self.python = python
+        self.asl = asl if isinstance(asl, str) else as_json(asl)
+
+    def _repr_html_(self):
+        cell = ('<td style="vertical-align:top;text-align:left"><b>{}</b>'
+                '<pre style="font-size:85%">{}</pre></td>')
+        return ("<table><tr>" + cell.format("Python (stepfunctions SDK)", html.escape(self.python))
+                + cell.format("Amazon States Language", html.escape(self.asl)) + "</tr></table>")
+
+    def __repr__(self):
+        return f"# Python\n{self.python}\n# Amazon States Language\n{self.asl}"
+
+
+def source(function) -> str:
+    """A function's source code, to show how a helper builds something."""
+    return inspect.getsource(function)

@@ -1,0 +1,136 @@
+"""Running executions: wait with visible progress, then read status, history, output and logs."""
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+
+from .display import StatusLine
+
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+
+
+class ExecutionTimeout(TimeoutError):
+    pass
+
+
+def describe(aws, execution_arn: str) -> dict:
+    return aws.client("stepfunctions").describe_execution(executionArn=execution_arn)
+
+
+def events(aws, execution_arn: str) -> list[dict]:
+    sfn = aws.client("stepfunctions")
+    return [event for page in sfn.get_paginator("get_execution_history").paginate(
+        executionArn=execution_arn) for event in page["events"]]
+
+
+def _running_training_job(aws, history: list[dict]) -> str | None:
+    """The training job of the task that is running now, from its TaskScheduled event."""
+    for event in reversed(history):
+        details = event.get("taskScheduledEventDetails")
+        if details and details.get("resource", "").startswith("createTrainingJob"):
+            return json.loads(details["parameters"]).get("TrainingJobName")
+        if event["type"].endswith("StateExited"):
+            return None
+    return None
+
+
+def _progress_text(aws, execution_arn: str, status: str, elapsed: float) -> str:
+    history = events(aws, execution_arn)
+    entered = [e["stateEnteredEventDetails"]["name"] for e in history
+               if "stateEnteredEventDetails" in e]
+    text = f"{status} · {elapsed:5.1f} s"
+    if entered:
+        text += f" · state {entered[-1]}"
+    job = _running_training_job(aws, history)
+    if job:
+        sagemaker = aws.client("sagemaker")
+        try:
+            described = sagemaker.describe_training_job(TrainingJobName=job)
+            text += (f" · training job {job}: {described['TrainingJobStatus']} "
+                     f"({described['SecondaryStatus']})")
+        except sagemaker.exceptions.ClientError:
+            text += f" · training job {job}: being created"
+    return text
+
+
+def wait(aws, execution_arn: str, timeout: float | None = None) -> dict:
+    """Wait for the execution to end, showing its state (and training job) as it goes.
+
+    Returns DescribeExecution. Raises ExecutionTimeout after `timeout` seconds (default: 10
+    minutes locally, 3 hours on AWS) and leaves the execution running.
+    """
+    local = aws.settings.is_local
+    timeout = timeout or (600 if local else 3 * 3600)
+    poll = 0.1 if local else 5.0
+    line = StatusLine()
+    started = time.monotonic()
+    while True:
+        described = describe(aws, execution_arn)
+        elapsed = time.monotonic() - started
+        if described["status"] != "RUNNING":
+            duration = (described["stopDate"] - described["startDate"]).total_seconds()
+            line.update(f"{described['status']} after {duration:.1f} s: {described['name']}")
+            return described
+        line.update(_progress_text(aws, execution_arn, "RUNNING", elapsed))
+        if elapsed > timeout:
+            raise ExecutionTimeout(
+                f"{described['name']} is still running after {timeout:.0f} s. It goes on; stop it "
+                f"with aws.client('stepfunctions').stop_execution(executionArn='{execution_arn}').")
+        time.sleep(poll)
+
+
+def _state_names(history: list[dict]) -> dict[int, str]:
+    """Event id -> the state it belongs to (entered/exited events name it; others follow
+    previousEventId back to one that does)."""
+    names: dict[int, str] = {}
+    for event in history:
+        details = event.get("stateEnteredEventDetails") or event.get("stateExitedEventDetails")
+        names[event["id"]] = details["name"] if details else names.get(
+            event.get("previousEventId", 0), "")
+    return names
+
+
+def _detail(event: dict) -> str:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, dict):
+            if value.get("error"):
+                cause = value.get("cause") or ""
+                return f"{value['error']}: {cause[:160]}" + ("…" if len(cause) > 160 else "")
+            if value.get("resource"):
+                return f"{value.get('resourceType', '')}:{value['resource']}"
+    return ""
+
+
+def history(aws, execution_arn: str) -> pd.DataFrame:
+    """The event history as a table: id, state, event, seconds since the start, detail."""
+    history_events = events(aws, execution_arn)
+    if not history_events:
+        return pd.DataFrame(columns=["id", "state", "event", "t (s)", "detail"])
+    start = history_events[0]["timestamp"]
+    names = _state_names(history_events)
+    return pd.DataFrame([
+        {"id": e["id"], "state": names[e["id"]], "event": e["type"],
+         "t (s)": round((e["timestamp"] - start).total_seconds(), 3), "detail": _detail(e)}
+        for e in history_events]).set_index("id")
+
+
+def output(described: dict):
+    """An execution's output (or, if it failed, its error and cause) as a Python value."""
+    if described.get("output") is not None:
+        return json.loads(described["output"])
+    return {"error": described.get("error"), "cause": described.get("cause")}
+
+
+def training_logs(aws, job_name: str) -> list[str]:
+    """The training job's log lines, from CloudWatch Logs (group /aws/sagemaker/TrainingJobs)."""
+    logs = aws.client("logs")
+    streams = logs.describe_log_streams(logGroupName=TRAINING_LOG_GROUP,
+                                        logStreamNamePrefix=f"{job_name}/")["logStreams"]
+    lines = []
+    for stream in streams:
+        for page in logs.get_paginator("filter_log_events").paginate(
+                logGroupName=TRAINING_LOG_GROUP, logStreamNames=[stream["logStreamName"]]):
+            lines += [event["message"] for event in page["events"]]
+    return lines

@@ -1,0 +1,125 @@
+"""The series' workflows, built with the AWS Step Functions Data Science SDK.
+
+Each builder takes the deployment's `Names` (account, region, bucket, topic) and returns an SDK
+`Workflow`; `definition(workflow)` is the Amazon States Language it produces.
+`python -m helpers asl <name>` prints any of them.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+
+import boto3
+
+from . import config, sdk
+from .names import Names  # noqa: F401 - notebooks use helpers.workflows.Names
+from .sdk import Intrinsic, steps
+
+DOCUMENT_COMMENT = "An example to train and host SageMaker model"
+TRAINING_JOB_PREFIX = "sagemaker-bring-your-own"
+# The document's training resources. ml.c4.2xlarge bills by the hour on AWS (about $0.48/h in
+# us-east-1 at the time of writing); a training job of the series runs for a few minutes.
+INSTANCE_TYPE = "ml.c4.2xlarge"
+VOLUME_SIZE_GB = 10
+MAX_RUNTIME_SECONDS = 172800
+
+
+def _boto_session(names: Names, aws=None):
+    # The SDK only needs a session to build definitions; none of this calls AWS.
+    return aws.session if aws else boto3.Session(region_name=names.region)
+
+
+def estimator(names: Names, aws=None, **overrides):
+    """The SageMaker Estimator whose settings become the training task's parameters."""
+    settings = dict(
+        image_uri=names.image_uri, role=names.sagemaker_role_arn, instance_count=1,
+        instance_type=INSTANCE_TYPE, volume_size=VOLUME_SIZE_GB, max_run=MAX_RUNTIME_SECONDS,
+        output_path=names.output_path,
+        # The SDK would otherwise add Debugger and Profiler settings the document does not have.
+        debugger_hook_config=False, disable_profiler=True,
+        sagemaker_session=sdk.sagemaker_session(_boto_session(names, aws)))
+    settings.update(overrides)
+    return sdk.Estimator(**settings)
+
+
+def training_step(names: Names, aws=None, state_id: str = "SageMakerModelTraining",
+                  job_name: str = f"States.Format('{TRAINING_JOB_PREFIX}-{{}}', "
+                                  "$$.Execution.Name)"):
+    """A Task state running `sagemaker:createTrainingJob.sync` on the training channel."""
+    return steps.TrainingStep(
+        state_id,
+        estimator=estimator(names, aws),
+        job_name=Intrinsic(job_name),
+        data={"training": sdk.TrainingInput(names.training_data_uri, content_type="text/csv")},
+        hyperparameters={},
+        wait_for_completion=True,  # .sync: the state ends when the job ends
+    )
+
+
+def workflow(name: str, chain, names: Names, aws=None):
+    """An SDK Workflow named sagemaker-byo-<name>, run as the document's Step Functions role."""
+    client = aws.client("stepfunctions") if aws else boto3.client(
+        "stepfunctions", region_name=names.region)
+    return sdk.Workflow(name=config.STATE_MACHINE_PREFIX + name, definition=chain,
+                        role=names.workflow_role_arn, comment=DOCUMENT_COMMENT, client=client)
+
+
+def training(names: Names, aws=None):
+    """Document §1: one training task."""
+    return workflow("training", steps.Chain([training_step(names, aws)]), names, aws)
+
+
+BUILDERS = {"training": training}
+
+
+def build(workflow_name: str, names: Names, aws=None):
+    if workflow_name not in BUILDERS:
+        raise KeyError(f"Unknown workflow {workflow_name!r}; one of {', '.join(BUILDERS)}")
+    return BUILDERS[workflow_name](names, aws)
+
+
+def definition(workflow) -> dict:
+    """The workflow's Amazon States Language definition, as a dict."""
+    return json.loads(workflow.definition.to_json())
+
+
+def state_machine_arn(aws, workflow) -> str:
+    return f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:{workflow.name}"
+
+
+def create_or_update(aws, workflow) -> str:
+    """Create the state machine, or update it to this definition if it exists.
+
+    The SDK's Workflow.create() on an existing name silently keeps the old definition; this
+    makes the state machine match the workflow either way. Returns its ARN.
+    """
+    sfn = aws.client("stepfunctions")
+    arn = state_machine_arn(aws, workflow)
+    try:
+        current = sfn.describe_state_machine(stateMachineArn=arn)
+    except sfn.exceptions.StateMachineDoesNotExist:
+        return workflow.create()
+    workflow.state_machine_arn = arn
+    wanted = definition(workflow)
+    if json.loads(current["definition"]) != wanted or current["roleArn"] != workflow.role:
+        sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(wanted, indent=2),
+                                 roleArn=workflow.role)
+    return arn
+
+
+def new_execution_name(prefix: str = "run") -> str:
+    """Readable and unique: run-20261125-184501-3f9c (24 characters, so the document's job-name
+    prefix plus this stays under SageMaker's 63-character limit)."""
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+    return f"{prefix}-{stamp}-{secrets.token_hex(2)}"
+
+
+def start(aws, state_machine_arn: str, name: str | None = None,
+          execution_input: dict | None = None) -> str:
+    """Start an execution with an explicit name (it becomes $$.Execution.Name); returns its ARN."""
+    response = aws.client("stepfunctions").start_execution(
+        stateMachineArn=state_machine_arn, name=name or new_execution_name(),
+        input=json.dumps(execution_input or {}))
+    return response["executionArn"]
+

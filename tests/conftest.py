@@ -1,0 +1,143 @@
+"""Shared fixtures: an in-process local AWS (fast, for backend semantics) and helpers to build
+small test images and state machines on it."""
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from pathlib import Path
+
+import boto3
+import pytest
+
+from local_aws.images import local_image_manifest
+from local_aws.server import LocalAwsServer
+
+REPO = Path(__file__).resolve().parents[1]
+REGION = "us-east-1"
+BUCKET = "test-bucket-local-aws"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def no_real_aws():
+    """No test may reach AWS: fake credentials, no profile."""
+    os.environ.update(AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing",
+                      AWS_DEFAULT_REGION=REGION)
+    os.environ.pop("AWS_PROFILE", None)
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory):
+    local = LocalAwsServer(state_dir=tmp_path_factory.mktemp("local-aws"),
+                           max_parallel_jobs=2).start()
+    yield local
+    local.stop()
+
+
+class Clients:
+    def __init__(self, url):
+        self._session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
+                                      aws_secret_access_key="testing")
+        self._url = url
+        self._cache = {}
+
+    def __call__(self, service):
+        if service not in self._cache:
+            self._cache[service] = self._session.client(service, endpoint_url=self._url)
+        return self._cache[service]
+
+
+@pytest.fixture(scope="session")
+def aws(server):
+    """boto3 clients of the in-process local AWS, with a role, a bucket and the real image."""
+    clients = Clients(server.url)
+    account = clients("sts").get_caller_identity()["Account"]
+    for role, service in (("sm-role", "sagemaker"), ("sfn-role", "states")):
+        clients("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
+            "Version": "2012-10-17", "Statement": [{
+                "Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"},
+                "Action": "sts:AssumeRole"}]}))
+    clients("s3").create_bucket(Bucket=BUCKET)
+    clients.account = account
+    clients.role_arn = f"arn:aws:iam::{account}:role/sm-role"
+    clients.sfn_role_arn = f"arn:aws:iam::{account}:role/sfn-role"
+    clients.image = register_image(clients, "byo", REPO / "container" / "decision_trees")
+    clients("s3").upload_file(str(REPO / "data" / "iris.csv"), BUCKET, "iris/train/iris.csv")
+    return clients
+
+
+def register_image(clients, repository: str, program_dir: Path) -> str:
+    ecr = clients("ecr")
+    try:
+        ecr.create_repository(repositoryName=repository)
+    except ecr.exceptions.RepositoryAlreadyExistsException:
+        pass
+    try:
+        ecr.put_image(repositoryName=repository, imageTag="latest",
+                      imageManifest=local_image_manifest(program_dir))
+    except ecr.exceptions.ImageAlreadyExistsException:
+        pass
+    account = clients("sts").get_caller_identity()["Account"]
+    return f"{account}.dkr.ecr.{REGION}.amazonaws.com/{repository}"
+
+
+@pytest.fixture
+def script_image(aws, tmp_path):
+    """Make an image whose `train` is the given shell script; returns its URI."""
+    def make(script: str) -> str:
+        program_dir = tmp_path / "programs"
+        program_dir.mkdir(exist_ok=True)
+        train = program_dir / "train"
+        train.write_text("#!/bin/sh\n" + script)
+        train.chmod(train.stat().st_mode | stat.S_IEXEC)
+        return register_image(aws, f"script-{tmp_path.name.lower()[-40:]}", program_dir)
+    return make
+
+
+def training_request(aws, name: str, image: str | None = None, prefix: str = "iris/train/",
+                     **overrides) -> dict:
+    request = {
+        "TrainingJobName": name,
+        "AlgorithmSpecification": {"TrainingImage": image or aws.image,
+                                   "TrainingInputMode": "File"},
+        "RoleArn": aws.role_arn,
+        "HyperParameters": {"max_leaf_nodes": "5"},
+        "InputDataConfig": [{"ChannelName": "training", "ContentType": "text/csv",
+                             "DataSource": {"S3DataSource": {
+                                 "S3DataType": "S3Prefix", "S3Uri": f"s3://{BUCKET}/{prefix}",
+                                 "S3DataDistributionType": "FullyReplicated"}}}],
+        "OutputDataConfig": {"S3OutputPath": f"s3://{BUCKET}/output"},
+        "ResourceConfig": {"InstanceCount": 1, "InstanceType": "ml.m5.large",
+                           "VolumeSizeInGB": 1},
+        "StoppingCondition": {"MaxRuntimeInSeconds": 300},
+    }
+    request.update(overrides)
+    return request
+
+
+def wait_for_job(aws, name: str, timeout: float = 60) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = aws("sagemaker").describe_training_job(TrainingJobName=name)
+        if job["TrainingJobStatus"] in ("Completed", "Failed", "Stopped"):
+            return job
+        time.sleep(0.05)
+    raise AssertionError(f"training job {name} did not end within {timeout} s")
+
+
+def run_state_machine(aws, definition: dict, execution_input: dict | None = None,
+                      name: str | None = None, timeout: float = 90) -> tuple[dict, list]:
+    """Create a state machine, run it once, wait; returns (describe_execution, history events)."""
+    sfn = aws("stepfunctions")
+    unique = f"t{time.time_ns()}"
+    arn = sfn.create_state_machine(name=f"sm-{unique}", definition=json.dumps(definition),
+                                   roleArn=aws.sfn_role_arn)["stateMachineArn"]
+    execution = sfn.start_execution(stateMachineArn=arn, name=name or unique,
+                                    input=json.dumps(execution_input or {}))["executionArn"]
+    deadline = time.monotonic() + timeout
+    while (described := sfn.describe_execution(executionArn=execution))["status"] == "RUNNING":
+        assert time.monotonic() < deadline, "execution did not end in time"
+        time.sleep(0.05)
+    events = sfn.get_execution_history(executionArn=execution, maxResults=1000)["events"]
+    return described, events

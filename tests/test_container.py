@@ -1,0 +1,67 @@
+"""The container's programs against SageMaker's contract, run without Docker."""
+import pytest
+
+from helpers import container
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    opt_ml = tmp_path_factory.mktemp("opt_ml")
+    result = container.local_train(opt_ml, container.DATA_DIR / "iris.csv",
+                                   {"max_leaf_nodes": "3"})
+    assert result.returncode == 0, result.stdout + result.stderr
+    return opt_ml, result
+
+
+def test_train_reads_string_hyperparameters_and_writes_the_model(trained):
+    opt_ml, result = trained
+    assert "Hyperparameters: {'max_leaf_nodes': 3}" in result.stdout
+    assert (opt_ml / "model" / "decision-tree-model.pkl").is_file()
+    assert not (opt_ml / "output" / "failure").exists()
+
+
+@pytest.mark.parametrize("content, reason", [
+    (b"setosa,1,2\nsetosa,1,x\n", "training/data.csv, row 2, column 3: 'x' is not a number."),
+    (b"label,a,b\nsetosa,1,2\n", "is the first row a header?"),
+    (b"setosa,1,2\nsetosa,1\n", "row 2: expected 3 columns like the first row, found 2."),
+    (b"setosa,1,\xff\n", "training/data.csv: not UTF-8 text (byte 9)."),
+    (b"setosa,1,nan\n", "row 1: a feature is missing (NaN)."),
+    (b"\n\n", "has files but no rows"),
+])
+def test_bad_data_fails_with_a_reason_naming_file_and_row(tmp_path, content, reason):
+    csv = tmp_path / "data.csv"
+    csv.write_bytes(content)
+    opt_ml = tmp_path / "opt_ml"
+    result = container.local_train(opt_ml, csv)
+    assert result.returncode != 0
+    assert reason in (opt_ml / "output" / "failure").read_text()
+
+
+def test_a_bad_hyperparameter_fails_with_a_reason(tmp_path):
+    result = container.local_train(tmp_path, container.DATA_DIR / "iris.csv",
+                                   {"max_leaf_nodes": "many"})
+    assert result.returncode != 0
+    assert "max_leaf_nodes must be an integer >= 2, got 'many'" in (
+        tmp_path / "output" / "failure").read_text()
+
+
+def test_serve_pings_and_predicts(trained):
+    opt_ml, _ = trained
+    with container.LocalServe(opt_ml) as server:
+        status, body = container.invoke(server.url, b"5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n")
+        assert (status, body.split()) == (200, ["setosa", "virginica"])
+        assert container.invoke(server.url, b"{}", "application/json")[0] == 415
+        status, body = container.invoke(server.url, b"1,2\n")
+        assert status == 400 and "needs 4 features, got 2" in body
+        status, body = container.invoke(server.url, b"1,2,3,x\n")
+        assert status == 400 and "'x' is not a number" in body
+        assert container.invoke(server.url, b"")[0] == 400
+        assert container.invoke(server.url, b"\xff\xfe")[0] == 400
+        assert container.invoke(server.url, b"5.1,3.5,1.4,0.2\n")[0] == 200  # still serving
+    assert server.process.poll() is not None  # stopped on leaving the block
+
+
+def test_local_test_compares_predictions_with_truth():
+    table = container.local_test(rows=6)
+    assert len(table) == 6
+    assert (table["predicted"] == table["true label"]).mean() >= 0.8

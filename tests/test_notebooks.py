@@ -1,0 +1,77 @@
+"""Every notebook runs on a fresh kernel against a freshly started local AWS, by itself; the
+committed notebooks are clean and follow the series' shape."""
+import json
+import re
+
+import nbformat
+import psutil
+import pytest
+
+from helpers import series
+from local_aws import control
+
+NOTEBOOKS = series.notebooks()
+
+
+def test_the_series_is_numbered_in_order():
+    numbers = [int(path.name[:2]) for path in NOTEBOOKS]
+    assert numbers == sorted(numbers) and numbers[:4] == [0, 1, 2, 3]
+
+
+@pytest.fixture
+def fresh_local_aws(tmp_path, monkeypatch):
+    state_dir = tmp_path / "state"
+    monkeypatch.setenv("TUTORIAL_BACKEND", "local")
+    monkeypatch.setenv("TUTORIAL_STATE_DIR", str(state_dir))  # the kernel inherits it
+    yield state_dir
+    info = control.stop(state_dir)
+    assert info is not None, "the notebook should have started the local AWS"
+    leftovers = [p for p in psutil.process_iter(["cmdline"])
+                 if str(state_dir) in " ".join(p.info["cmdline"] or [])]
+    assert leftovers == [], "processes left running after the local AWS stopped"
+
+
+def outputs(notebook) -> str:
+    texts = []
+    for cell in notebook.cells:
+        for output in cell.get("outputs", []):
+            texts.append(output.get("text", ""))
+            texts.append(str(output.get("data", {}).get("text/plain", "")))
+    return "\n".join(texts)
+
+
+EXPECTED_OUTPUT = {
+    "00": ["u-SageMakerExecutionRole", "u-StepFunctionsExecutionWithSageMakerTask", "existed"],
+    "01": ["2. serve: GET", "-> 200", "sagemaker-bring-your-own"],
+    "02": ["iris.csv", "sagemaker_bring_your_own/input/data/train/"],
+    "03": ["'SUCCEEDED'", "TaskSucceeded", "model.tar.gz", "train_accuracy: "],
+}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_by_itself(path, fresh_local_aws, tmp_path):
+    result = series.execute(path, tmp_path / "executed", timeout=300)
+    assert result["status"] == "ok", result.get("error")
+    text = outputs(nbformat.read(tmp_path / "executed" / path.name, as_version=4))
+    for expected in EXPECTED_OUTPUT.get(path.name[:2], []):
+        assert expected in text, f"{path.name}: {expected!r} not in its outputs"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_committed_notebook_is_clean_and_shaped_like_the_series(path):
+    notebook = json.loads(path.read_text())
+    cells = notebook["cells"]
+    code = [c for c in cells if c["cell_type"] == "code"]
+    assert all(not c["outputs"] and c["execution_count"] is None for c in code)
+    markdown = ["".join(c["source"]) for c in cells if c["cell_type"] == "markdown"]
+    assert re.match(rf"# {path.name[:2]} · \S", markdown[0])
+    for heading in ("## Where this fits", "## Setup", "## Recap", "## Exercises",
+                    "## Clean up", "## Next"):
+        assert any(m.startswith(heading) or f"\n{heading}" in m for m in markdown), heading
+    assert "".join(code[0]["source"]).startswith("import helpers\n\naws = helpers.connect()")
+    for cell in cells:
+        for line in "".join(cell["source"]).splitlines():
+            assert len(line) <= 100, f"{path.name}: line too long: {line}"
+    source = json.dumps(notebook)
+    assert not re.search(r"\b\d{12}\b", source), "an account id is written in the notebook"
+    assert "pip install" not in source
