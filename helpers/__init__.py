@@ -6,8 +6,8 @@ line (`python -m helpers local status`) does not wait for the SDKs to import.
 """
 import importlib
 
-_MODULES = ("aws", "config", "container", "data", "display", "executions", "names", "prerequisites",
-            "rebuilding", "sdk", "series", "workflows")
+_MODULES = ("alerts", "aws", "config", "container", "data", "display", "executions", "faults",
+            "names", "prerequisites", "rebuilding", "sdk", "series", "workflows")
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "Json": "display", "SideBySide": "display"}
 
 

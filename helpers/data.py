@@ -1,6 +1,7 @@
 """The datasets shipped in data/, and putting them where the workflows read them."""
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 
 import pandas as pd
@@ -38,3 +39,15 @@ def list_objects(aws, prefix: str) -> pd.DataFrame:
                                                                       Prefix=prefix)
             for item in page.get("Contents", [])]
     return pd.DataFrame(rows, columns=["object", "bytes", "last modified"])
+
+
+@contextlib.contextmanager
+def temporarily_added(aws, name: str, prefix: str = TRAINING_PREFIX):
+    """Put a shipped file under the training prefix for the duration of a `with` block, then
+    remove it again, whatever happens inside (e.g. to make one training run fail on purpose)."""
+    key = prefix + Path(name).name
+    aws.client("s3").upload_file(str(DATA_DIR / name), aws.bucket, key)
+    try:
+        yield f"s3://{aws.bucket}/{key}"
+    finally:
+        aws.client("s3").delete_object(Bucket=aws.bucket, Key=key)

@@ -25,20 +25,23 @@ def in_notebook() -> bool:
 
 
 class StatusLine:
+    """In a notebook the line is redrawn on every update; in a terminal (or a log) it is printed
+    only when `milestone` (what changed, without the clock) changes."""
+
     def __init__(self):
-        self._last = None
+        self._last_milestone = None
         self._handle = None
         if in_notebook():
             from IPython.display import display
             self._handle = display({"text/plain": ""}, raw=True, display_id=True)
 
-    def update(self, text: str):
-        if text == self._last:
-            return
-        self._last = text
+    def update(self, text: str, milestone: str | None = None):
         if self._handle is not None:
             self._handle.update({"text/plain": text}, raw=True)
-        else:
+            return
+        milestone = text if milestone is None else milestone
+        if milestone != self._last_milestone:
+            self._last_milestone = milestone
             print(text, file=sys.stderr, flush=True)
 
 

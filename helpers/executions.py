@@ -36,13 +36,12 @@ def _running_training_job(aws, history: list[dict]) -> str | None:
     return None
 
 
-def _progress_text(aws, execution_arn: str, status: str, elapsed: float) -> str:
+def _progress(aws, execution_arn: str) -> str:
+    """What the execution is doing now: its state and, for a training task, the job's status."""
     history = events(aws, execution_arn)
     entered = [e["stateEnteredEventDetails"]["name"] for e in history
                if "stateEnteredEventDetails" in e]
-    text = f"{status} · {elapsed:5.1f} s"
-    if entered:
-        text += f" · state {entered[-1]}"
+    text = f"state {entered[-1]}" if entered else "starting"
     job = _running_training_job(aws, history)
     if job:
         sagemaker = aws.client("sagemaker")
@@ -73,7 +72,8 @@ def wait(aws, execution_arn: str, timeout: float | None = None) -> dict:
             duration = (described["stopDate"] - described["startDate"]).total_seconds()
             line.update(f"{described['status']} after {duration:.1f} s: {described['name']}")
             return described
-        line.update(_progress_text(aws, execution_arn, "RUNNING", elapsed))
+        progress = _progress(aws, execution_arn)
+        line.update(f"RUNNING · {elapsed:5.1f} s · {progress}", milestone=progress)
         if elapsed > timeout:
             raise ExecutionTimeout(
                 f"{described['name']} is still running after {timeout:.0f} s. It goes on; stop it "
@@ -134,3 +134,41 @@ def training_logs(aws, job_name: str) -> list[str]:
                 logGroupName=TRAINING_LOG_GROUP, logStreamNames=[stream["logStreamName"]]):
             lines += [event["message"] for event in page["events"]]
     return lines
+
+
+def retries(aws, execution_arn: str) -> pd.DataFrame:
+    """Each retry of a Task: the error that caused it and how long Step Functions waited before
+    scheduling the task again (the Retry policy's IntervalSeconds x BackoffRate^n)."""
+    history_events = events(aws, execution_arn)
+    names = _state_names(history_events)
+    rows, last_failure = [], {}
+    for event in history_events:
+        state = names[event["id"]]
+        if event["type"] == "TaskFailed":
+            last_failure[state] = event
+        elif event["type"] == "TaskScheduled" and state in last_failure:
+            failed = last_failure.pop(state)
+            rows.append({"state": state, "retry": sum(r["state"] == state for r in rows) + 1,
+                         "after error": failed["taskFailedEventDetails"]["error"],
+                         "waited (s)": round((event["timestamp"] - failed["timestamp"])
+                                             .total_seconds(), 3)})
+    return pd.DataFrame(rows, columns=["state", "retry", "after error", "waited (s)"])
+
+
+def failures(aws, execution_arn: str) -> pd.DataFrame:
+    """Every failed task of the execution with its error, and the reason inside the cause (a
+    failed training job's cause is its DescribeTrainingJob: its FailureReason is shown)."""
+    history_events = events(aws, execution_arn)
+    names = _state_names(history_events)
+    rows = []
+    for event in history_events:
+        details = event.get("taskFailedEventDetails")
+        if details:
+            cause = details.get("cause") or ""
+            try:
+                cause = json.loads(cause).get("FailureReason", cause)
+            except (ValueError, AttributeError):
+                pass
+            rows.append({"state": names[event["id"]], "error": details.get("error"),
+                         "reason": cause})
+    return pd.DataFrame(rows, columns=["state", "error", "reason"])

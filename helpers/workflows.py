@@ -70,7 +70,50 @@ def training(names: Names, aws=None):
     return workflow("training", steps.Chain([training_step(names, aws)]), names, aws)
 
 
-BUILDERS = {"training": training}
+# Document §2: retry a rejected CreateTrainingJob (e.g. throttling) 5 times, 1 s apart growing
+# by 1.1x; anything still failing is caught, announced on SNS, and ends in a Fail state.
+RETRY_SAGEMAKER_EXCEPTION = dict(error_equals=["SageMaker.AmazonSageMakerException"],
+                                 interval_seconds=1, max_attempts=5, backoff_rate=1.1)
+
+
+def failure_notification(names: Names, message=None, subject="[ERROR] Model Training failed!"):
+    """An SNS publish to the series' topic, then a Fail state: the failure path of §2."""
+    parameters = {"Subject": subject, "TopicArn": names.topic_arn, "MessageAttributes": {}}
+    if isinstance(message, Intrinsic):
+        parameters["Message.$"] = message.expression
+    else:
+        parameters["Message"] = message or "Error during model training!"
+    notify = steps.SnsPublishStep("Notify Failure", parameters=parameters)
+    notify.next(steps.Fail("Fail"))
+    return notify
+
+
+def training_retry_notify(names: Names, aws=None):
+    """Document §2: the training task with Retry, a Catch that notifies on SNS, and Fail."""
+    train = training_step(names, aws)
+    train.add_retry(steps.Retry(**RETRY_SAGEMAKER_EXCEPTION))
+    train.add_catch(steps.Catch(error_equals=["States.ALL"],
+                                next_step=failure_notification(names)))
+    return workflow("training-retry-notify", steps.Chain([train]), names, aws)
+
+
+def training_retry_notify_detailed(names: Names, aws=None):
+    """§2 improved: the catcher keeps the input and adds the error under $.error; the alert says
+    which error and why; the job name carries $$.State.RetryCount, so a retry after the job was
+    already created gets a new name instead of colliding with its own."""
+    train = training_step(names, aws, job_name=(
+        f"States.Format('{TRAINING_JOB_PREFIX}-{{}}-{{}}', $$.Execution.Name, "
+        "$$.State.RetryCount)"))
+    train.add_retry(steps.Retry(**RETRY_SAGEMAKER_EXCEPTION))
+    message = Intrinsic("States.Format('Training failed in execution {}. Error: {}. Cause: {}', "
+                        "$$.Execution.Name, $.error.Error, $.error.Cause)")
+    train.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
+                                next_step=failure_notification(names, message)))
+    return workflow("training-retry-notify-detailed", steps.Chain([train]), names, aws)
+
+
+BUILDERS = {"training": training, "training-retry-notify": training_retry_notify,
+            "training-retry-notify-detailed": training_retry_notify_detailed}
 
 
 def build(workflow_name: str, names: Names, aws=None):

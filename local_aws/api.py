@@ -3,6 +3,7 @@
 boto3 speaks SageMaker's JSON protocol (`X-Amz-Target: SageMaker.<Operation>`); the operations
 implemented by `LocalSageMaker` are answered here, everything else goes on to moto unchanged.
 `/_tutorial/...` is this server's own admin API (health, fault injection); boto3 never calls it.
+Armed faults (see faults.py) are checked before each SageMaker operation.
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import json
 import re
 import uuid
 
+from .faults import FaultInjector
 from .sagemaker import LocalSageMaker, SageMakerError
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
@@ -45,9 +47,10 @@ def error_response(start_response, error: SageMakerError):
 class LocalAwsApp:
     """WSGI app: routes SageMaker and admin requests to us, the rest to moto."""
 
-    def __init__(self, moto_app, sagemaker: LocalSageMaker, admin):
+    def __init__(self, moto_app, sagemaker: LocalSageMaker, faults: FaultInjector, admin):
         self._moto = moto_app
         self.sagemaker = sagemaker
+        self.faults = faults
         self._admin = admin  # callable(method, path, body) -> (status, dict)
         self._operations = {
             "CreateTrainingJob": lambda r, region: sagemaker.create_training_job(r, region),
@@ -66,8 +69,13 @@ class LocalAwsApp:
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, operation = target.partition(".")
         if service == "SageMaker" and operation in self._operations:
+            request = _read_json(environ)
+            fault = self.faults.take(operation, request)
+            if fault:
+                return error_response(start_response,
+                                      SageMakerError(fault.error, fault.message, fault.status))
             try:
-                result = self._operations[operation](_read_json(environ), region_of(environ))
+                result = self._operations[operation](request, region_of(environ))
             except SageMakerError as error:
                 return error_response(start_response, error)
             return json_response(start_response, 200, result)

@@ -29,6 +29,7 @@ from werkzeug.serving import make_server
 
 from .api import LocalAwsApp
 from .control import HOST, STATE_FILE
+from .faults import FaultInjector
 from .sagemaker import LocalSageMaker
 from .stepfunctions_sagemaker import install as install_sagemaker_integration
 
@@ -81,8 +82,9 @@ class LocalAwsServer:
             or os.cpu_count() or 1
         self.sagemaker = LocalSageMaker(ClientFactory(self.url), DEFAULT_ACCOUNT_ID,
                                         self.state_dir / "jobs", max_parallel_jobs=jobs)
+        self.faults = FaultInjector()
         self.app = LocalAwsApp(DomainDispatcherApplication(create_backend_app), self.sagemaker,
-                               self._admin)
+                               self.faults, self._admin)
         self._thread = None
 
     def _dispatch(self, environ, start_response):
@@ -91,6 +93,8 @@ class LocalAwsServer:
     def _admin(self, method: str, path: str, body: dict):
         if path == "/_tutorial/health":
             return 200, self.info()
+        if path == "/_tutorial/faults" or path.startswith("/_tutorial/faults/"):
+            return self.faults.admin(method, path, body)
         return 404, {"message": f"no admin route {method} {path}"}
 
     def info(self) -> dict:

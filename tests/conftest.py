@@ -10,6 +10,7 @@ from pathlib import Path
 
 import boto3
 import pytest
+from botocore.config import Config
 
 from local_aws.images import local_image_manifest
 from local_aws.server import LocalAwsServer
@@ -44,7 +45,9 @@ class Clients:
 
     def __call__(self, service):
         if service not in self._cache:
-            self._cache[service] = self._session.client(service, endpoint_url=self._url)
+            # No client-side retries: boto3 would otherwise retry injected throttling itself.
+            self._cache[service] = self._session.client(
+                service, endpoint_url=self._url, config=Config(retries={"total_max_attempts": 1}))
         return self._cache[service]
 
 

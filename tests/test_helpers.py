@@ -48,13 +48,16 @@ def test_definitions_parse_as_asl():
         assert program.start_at.start_at_name == definition["StartAt"]
 
 
-def test_cli_asl_with_the_documents_names():
+@pytest.mark.parametrize("workflow, fixture", [
+    ("training", "document-section1-training.json"),
+    ("training-retry-notify", "document-section2-training-retry-notify.json"),
+])
+def test_cli_asl_with_the_documents_names(workflow, fixture):
     result = subprocess.run(
-        [sys.executable, "-m", "helpers", "asl", "training", "--account", DOCUMENT["account_id"],
+        [sys.executable, "-m", "helpers", "asl", workflow, "--account", DOCUMENT["account_id"],
          "--region", DOCUMENT["region"], "--bucket", DOCUMENT["bucket"], "--topic",
          DOCUMENT["topic"]], capture_output=True, text=True, check=True)
-    expected = json.loads((FIXTURES / "document-section1-training.json").read_text())
-    assert json.loads(result.stdout) == expected
+    assert json.loads(result.stdout) == json.loads((FIXTURES / fixture).read_text())
 
 
 def test_cli_asl_unknown_workflow():
@@ -62,6 +65,7 @@ def test_cli_asl_unknown_workflow():
                              "--region", "r", "--bucket", "b", "--topic", "t"],
                             capture_output=True, text=True)
     assert result.returncode == 2 and "unknown workflow 'nope'; one of: training" in result.stdout
+    assert "training-retry-notify-detailed" in result.stdout
 
 
 def test_execution_names_leave_room_in_the_job_name():

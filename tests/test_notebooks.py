@@ -8,14 +8,14 @@ import psutil
 import pytest
 
 from helpers import series
-from local_aws import control
+from local_aws import control, faults
 
 NOTEBOOKS = series.notebooks()
 
 
 def test_the_series_is_numbered_in_order():
     numbers = [int(path.name[:2]) for path in NOTEBOOKS]
-    assert numbers == sorted(numbers) and numbers[:4] == [0, 1, 2, 3]
+    assert numbers == sorted(numbers) and numbers[:5] == [0, 1, 2, 3, 4]
 
 
 @pytest.fixture
@@ -24,6 +24,9 @@ def fresh_local_aws(tmp_path, monkeypatch):
     monkeypatch.setenv("TUTORIAL_BACKEND", "local")
     monkeypatch.setenv("TUTORIAL_STATE_DIR", str(state_dir))  # the kernel inherits it
     yield state_dir
+    running = control.status(state_dir)
+    assert running is not None, "the notebook should have started the local AWS"
+    assert faults.list_faults(running.url) == [], "the notebook left a fault injection armed"
     info = control.stop(state_dir)
     assert info is not None, "the notebook should have started the local AWS"
     leftovers = [p for p in psutil.process_iter(["cmdline"])
@@ -45,6 +48,8 @@ EXPECTED_OUTPUT = {
     "01": ["2. serve: GET", "-> 200", "sagemaker-bring-your-own"],
     "02": ["iris.csv", "sagemaker_bring_your_own/input/data/train/"],
     "03": ["'SUCCEEDED'", "TaskSucceeded", "model.tar.gz", "train_accuracy: "],
+    "04": ["('SUCCEEDED', 3)", "('FAILED', 6)", "Error during model training!",
+           "row 73, column 3: '?' is not a number.", "Training failed in execution detailed-"],
 }
 
 
