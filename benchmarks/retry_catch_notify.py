@@ -1,19 +1,13 @@
 """Document §2 on the local backend: the time of each execution of notebook 04, and how much of it
 is waiting that the Retry policy requires (IntervalSeconds 1, BackoffRate 1.1)."""
-import os
 import sys
-import tempfile
+
+from _local import fresh_local_aws
 
 
 def main():
-    os.environ["TUTORIAL_BACKEND"] = "local"
-    os.environ["TUTORIAL_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-state-")
     import helpers
-    from local_aws import control
-
-    aws = helpers.connect(quiet=True)
-    try:
-        helpers.rebuild(aws)
+    with fresh_local_aws() as aws:
         names = helpers.workflows.Names.from_aws(aws)
         arn = helpers.workflows.create_or_update(
             aws, helpers.workflows.training_retry_notify(names, aws))
@@ -42,8 +36,6 @@ def main():
             measured = helpers.executions.retries(aws, execution)["waited (s)"].sum()
             print(f"{label:<28} {described['status']:<10} {total:>8.2f} {required:>14.2f} "
                   f"{measured:>16.2f} {total - measured:>11.2f}")
-    finally:
-        control.stop(aws.settings.state_dir)
 
 
 if __name__ == "__main__":

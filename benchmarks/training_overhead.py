@@ -7,21 +7,16 @@ and the difference: what Step Functions + the local SageMaker add.
 import os
 import statistics
 import sys
-import tempfile
 import time
+
+from _local import fresh_local_aws
 
 RUNS = int(os.environ.get("BENCH_RUNS", 5))
 
 
 def main():
-    os.environ["TUTORIAL_BACKEND"] = "local"
-    os.environ["TUTORIAL_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-state-")
     import helpers
-    from local_aws import control
-
-    aws = helpers.connect(quiet=True)
-    try:
-        helpers.rebuild(aws)
+    with fresh_local_aws() as aws:
         names = helpers.workflows.Names.from_aws(aws)
         arn = helpers.workflows.create_or_update(aws, helpers.workflows.training(names, aws))
         sfn, sagemaker = aws.client("stepfunctions"), aws.client("sagemaker")
@@ -43,8 +38,6 @@ def main():
             print(f"{run + 1:>4} {total:>12.3f} {program:>16.3f} {total - program:>11.3f}")
         print(f"median overhead: {statistics.median(overheads):.3f} s "
               f"(goal <= 0.3 s; moto's own .sync poll interval is 0.5 s)")
-    finally:
-        control.stop(aws.settings.state_dir)
 
 
 if __name__ == "__main__":
