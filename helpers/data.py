@@ -10,6 +10,10 @@ from . import config
 
 DATA_DIR = config.REPO_ROOT / "data"
 TRAINING_PREFIX = f"{config.DATA_PREFIX}/input/data/train/"
+# §3's second dataset, and §4's held-out split of iris (channel -> prefix).
+WINE_PREFIX = f"{config.DATA_PREFIX}/input/data/wine/"
+SPLIT_PREFIXES = {"training": f"{config.DATA_PREFIX}/input/data/split/train/",
+                  "validation": f"{config.DATA_PREFIX}/input/data/split/validation/"}
 OUTPUT_PREFIX = f"{config.DATA_PREFIX}/output/models"
 
 
@@ -30,6 +34,24 @@ def upload(aws, files=("iris.csv",), prefix: str = TRAINING_PREFIX) -> pd.DataFr
     for name in files:
         s3.upload_file(str(DATA_DIR / name), aws.bucket, prefix + Path(name).name)
     return list_objects(aws, prefix)
+
+
+def split(name: str = "iris.csv", validation_fraction: float = 0.3):
+    """A deterministic, stratified split of a shipped CSV: (training rows, validation rows)."""
+    frame = pd.read_csv(DATA_DIR / name, header=None)
+    validation = frame.groupby(0, group_keys=False).sample(frac=validation_fraction,
+                                                           random_state=0)
+    return frame.drop(validation.index), validation
+
+
+def upload_split(aws, name: str = "iris.csv") -> pd.DataFrame:
+    """Upload the split of a shipped CSV as the training and validation channels' data."""
+    s3 = aws.client("s3")
+    for (channel, prefix), rows in zip(SPLIT_PREFIXES.items(), split(name)):
+        body = rows.to_csv(header=False, index=False).encode()
+        s3.put_object(Bucket=aws.bucket, Key=f"{prefix}{name}", Body=body)
+    return pd.concat([list_objects(aws, prefix) for prefix in SPLIT_PREFIXES.values()],
+                     ignore_index=True)
 
 
 def list_objects(aws, prefix: str) -> pd.DataFrame:

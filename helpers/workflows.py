@@ -12,7 +12,7 @@ import secrets
 
 import boto3
 
-from . import config, sdk
+from . import config, data, sdk
 from .names import Names  # noqa: F401 - notebooks use helpers.workflows.Names
 from .sdk import Intrinsic, steps
 
@@ -112,8 +112,95 @@ def training_retry_notify_detailed(names: Names, aws=None):
     return workflow("training-retry-notify-detailed", steps.Chain([train]), names, aws)
 
 
+# ---- §3: one definition, many runs -------------------------------------------------------
+
+# What a run of `training-parameters` takes from its execution input (helpers.inputs checks it).
+EXECUTION_INPUT_SCHEMA = {"ModelPrefix": str, "TrainingImage": str, "TrainingDataUri": str,
+                          "OutputPath": str, "TrainingRoleArn": str, "ContentType": str,
+                          "Hyperparameters": dict, "AlertTopicArn": str}
+METRIC_DEFINITIONS = [{"Name": "train:accuracy", "Regex": r"train_accuracy: ([0-9.]+)"},
+                      {"Name": "validation:accuracy", "Regex": r"validation_accuracy: ([0-9.]+)"}]
+
+
+def training_step_from_input(names: Names, aws=None, state_id: str = "Train model"):
+    """A training step whose image, role, data, content type, output path and hyperparameters
+    all come from the execution input.
+
+    The SDK workaround, in this one place: `Estimator(image_uri=<placeholder>)` raises and `role`
+    must be a string, so the Estimator gets stand-ins, and the real values are merged over them
+    through TrainingStep's `parameters`, where placeholders are allowed (each becomes a
+    `"Field.$": "$$.Execution.Input['Field']"`).
+    """
+    run = sdk.ExecutionInput(schema=EXECUTION_INPUT_SCHEMA)
+    stand_in = estimator(names, aws, image_uri="set-from-the-execution-input",
+                         role="arn:aws:iam::000000000000:role/set-from-the-execution-input",
+                         metric_definitions=METRIC_DEFINITIONS)
+    return steps.TrainingStep(
+        state_id, estimator=stand_in,
+        job_name=Intrinsic("States.Format('{}-{}', $$.Execution.Input.ModelPrefix, "
+                           "$$.Execution.Name)"),
+        hyperparameters=run["Hyperparameters"], output_data_config_path=run["OutputPath"],
+        parameters={
+            "AlgorithmSpecification": {"TrainingImage": run["TrainingImage"]},
+            "RoleArn": run["TrainingRoleArn"],
+            "InputDataConfig": [{
+                "ChannelName": "training", "ContentType": run["ContentType"],
+                "DataSource": {"S3DataSource": {"S3DataType": "S3Prefix",
+                                                "S3Uri": run["TrainingDataUri"],
+                                                "S3DataDistributionType": "FullyReplicated"}}}],
+        })
+
+
+def training_parameters(names: Names, aws=None):
+    """§3: every deployment-specific value comes from the execution input; the error handling is
+    §2's improved variant, alerting the topic the input names."""
+    train = training_step_from_input(names, aws)
+    train.add_retry(steps.Retry(**RETRY_SAGEMAKER_EXCEPTION))
+    notify = steps.SnsPublishStep("Notify Failure", parameters={
+        "TopicArn": sdk.ExecutionInput(schema=EXECUTION_INPUT_SCHEMA)["AlertTopicArn"],
+        "Subject": "[ERROR] Model Training failed!",
+        "Message": Intrinsic("States.Format('Training failed in execution {}. Error: {}. "
+                             "Cause: {}', $$.Execution.Name, $.error.Error, $.error.Cause)")})
+    notify.next(steps.Fail("Fail"))
+    train.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
+                                next_step=notify))
+    return workflow("training-parameters", steps.Chain([train]), names, aws)
+
+
+# ---- §4: training several models -----------------------------------------------------------
+
+def split_training_step(names: Names, aws, state_id: str, job_name: str, hyperparameters):
+    """A training step on the split data (training and validation channels), with metrics."""
+    channels = {channel: sdk.TrainingInput(f"s3://{names.bucket}/{prefix}", content_type="text/csv")
+                for channel, prefix in data.SPLIT_PREFIXES.items()}
+    return steps.TrainingStep(state_id, estimator=estimator(names, aws,
+                                                            metric_definitions=METRIC_DEFINITIONS),
+                              job_name=Intrinsic(job_name), data=channels,
+                              hyperparameters=hyperparameters)
+
+
+def train_multiple(names: Names, aws=None):
+    """§4: a Parallel state trains two fixed configurations side by side; then a Map state trains
+    one model per hyperparameter set of the input, at most two at a time."""
+    parallel = steps.Parallel("Train two configurations", result_path="$.ParallelResults")
+    for label, leaves in (("shallow", "3"), ("deep", "16")):
+        parallel.add_branch(split_training_step(
+            names, aws, f"Train {label} tree",
+            f"States.Format('{{}}-{label}', $$.Execution.Name)", {"max_leaf_nodes": leaves}))
+    per_set = steps.Map(
+        "Train each hyperparameter set", items_path="$.HyperparameterSets", max_concurrency=2,
+        parameters={"Hyperparameters.$": "$$.Map.Item.Value", "Index.$": "$$.Map.Item.Index"},
+        result_path="$.MapResults",
+        iterator=split_training_step(
+            names, aws, "Train with this set",
+            "States.Format('{}-set-{}', $$.Execution.Name, $.Index)",
+            Intrinsic("$.Hyperparameters")))
+    return workflow("train-multiple", steps.Chain([parallel, per_set]), names, aws)
+
+
 BUILDERS = {"training": training, "training-retry-notify": training_retry_notify,
-            "training-retry-notify-detailed": training_retry_notify_detailed}
+            "training-retry-notify-detailed": training_retry_notify_detailed,
+            "training-parameters": training_parameters, "train-multiple": train_multiple}
 
 
 def build(workflow_name: str, names: Names, aws=None):

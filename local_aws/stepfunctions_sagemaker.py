@@ -44,6 +44,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
+from moto.stepfunctions.parser.asl.utils.json_path import extract_json
 
 # The SageMaker actions AWS's optimized integration offers that this tutorial uses, and whether
 # each supports `.sync` (the others are request-response only).
@@ -81,6 +82,29 @@ def to_state_output(value):
     return value
 
 
+def _evaluate_role_arn_paths(env, parameters):
+    """Workaround for moto 5.2.5's ASL grammar: the key `"RoleArn.$"` collides with the
+    `Credentials.RoleArn` keyword, so the interpreter passes it through unevaluated (every other
+    `"<key>.$"` is evaluated). SageMaker's CreateTrainingJob needs it, e.g. §3's role from the
+    execution input, so it is evaluated here: `$$...` in the context object, `$...` in the input.
+    """
+    if isinstance(parameters, list):
+        return [_evaluate_role_arn_paths(env, item) for item in parameters]
+    if not isinstance(parameters, dict):
+        return parameters
+    evaluated = {}
+    for key, value in parameters.items():
+        if key == "RoleArn.$" and isinstance(value, str):
+            if value.startswith("$$"):
+                evaluated["RoleArn"] = extract_json("$" + value[2:],
+                                                    env.states.context_object.context_object_data)
+            else:
+                evaluated["RoleArn"] = extract_json(value, env.states.get_input())
+        else:
+            evaluated[key] = _evaluate_role_arn_paths(env, value)
+    return evaluated
+
+
 _clients: dict = {}
 _clients_lock = threading.Lock()
 
@@ -110,6 +134,15 @@ class StateTaskServiceSageMaker(StateTaskServiceCallback):
         if condition and (condition != ResourceCondition.Sync or not SUPPORTED_ACTIONS[action]):
             return None
         return set(_input_members(self.resource.api_action))
+
+    def _eval_parameters(self, env) -> dict:
+        # As moto's StateTask._eval_parameters, plus the RoleArn.$ workaround below.
+        parameters = {}
+        if self.parargs is not None:
+            self.parargs.eval(env=env)
+            parameters = _evaluate_role_arn_paths(env, env.stack.pop())
+        supported = self._get_supported_parameters()
+        return {k: v for k, v in parameters.items() if not supported or k in supported}
 
     def _eval_service_task(self, env, resource_runtime_part, normalised_parameters,
                            state_credentials):
