@@ -172,3 +172,43 @@ def failures(aws, execution_arn: str) -> pd.DataFrame:
             rows.append({"state": names[event["id"]], "error": details.get("error"),
                          "reason": cause})
     return pd.DataFrame(rows, columns=["state", "error", "reason"])
+
+
+def jobs_table(descriptions: list[dict]) -> pd.DataFrame:
+    """Training jobs (DescribeTrainingJob outputs) as one row each: name, hyperparameters,
+    status, the final value of each metric, and the training time."""
+    rows = []
+    for job in descriptions:
+        row = {"job": job["TrainingJobName"], "status": job["TrainingJobStatus"],
+               "hyperparameters": ", ".join(f"{k}={v}" for k, v in
+                                            sorted(job.get("HyperParameters", {}).items())),
+               "seconds": job.get("TrainingTimeInSeconds")}
+        row.update({m["MetricName"]: m["Value"] for m in job.get("FinalMetricDataList", [])})
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def compare(aws, runs: dict[str, str]) -> pd.DataFrame:
+    """Executions of a training workflow side by side: {label: execution ARN} -> a table of their
+    status and their training job (name, hyperparameters, metrics, time, data)."""
+    rows = []
+    for label, execution_arn in runs.items():
+        described = describe(aws, execution_arn)
+        job = output(described) if described["status"] == "SUCCEEDED" else None
+        row = {"run": label, "execution status": described["status"]}
+        if job:
+            row.update(jobs_table([job]).iloc[0].to_dict())
+            row["training data"] = job["InputDataConfig"][0]["DataSource"]["S3DataSource"][
+                "S3Uri"].split("/input/data/")[-1]
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("run")
+
+
+def timeline(descriptions: list[dict]) -> pd.DataFrame:
+    """When each training job ran, in seconds since the first one started (from the jobs'
+    TrainingStartTime/TrainingEndTime, epoch milliseconds in a workflow's output)."""
+    first = min(job["TrainingStartTime"] for job in descriptions)
+    return pd.DataFrame([{"job": job["TrainingJobName"],
+                          "started (s)": round((job["TrainingStartTime"] - first) / 1000, 2),
+                          "ended (s)": round((job["TrainingEndTime"] - first) / 1000, 2)}
+                         for job in descriptions]).sort_values("started (s)")
