@@ -13,9 +13,15 @@ import re
 import uuid
 
 from .faults import FaultInjector
+from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker, SageMakerError
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
+_INVOCATION_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+HOSTING_OPERATIONS = ("CreateModel", "DescribeModel", "DeleteModel", "ListModels",
+                      "CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig",
+                      "ListEndpointConfigs", "CreateEndpoint", "DescribeEndpoint",
+                      "UpdateEndpoint", "DeleteEndpoint", "ListEndpoints")
 
 
 def region_of(environ: dict, default: str = "us-east-1") -> str:
@@ -39,17 +45,23 @@ def json_response(start_response, status: int, body: dict, headers=()):
 
 
 def error_response(start_response, error: SageMakerError):
-    return json_response(start_response, error.status,
-                         {"__type": error.code, "message": error.message},
+    body = {"__type": error.code, "message": error.message, **getattr(error, "extra", {})}
+    return json_response(start_response, error.status, body,
                          headers=[("x-amzn-ErrorType", error.code)])
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
 
 
 class LocalAwsApp:
     """WSGI app: routes SageMaker and admin requests to us, the rest to moto."""
 
-    def __init__(self, moto_app, sagemaker: LocalSageMaker, faults: FaultInjector, admin):
+    def __init__(self, moto_app, sagemaker: LocalSageMaker, hosting: LocalHosting,
+                 faults: FaultInjector, admin):
         self._moto = moto_app
         self.sagemaker = sagemaker
+        self.hosting = hosting
         self.faults = faults
         self._admin = admin  # callable(method, path, body) -> (status, dict)
         self._operations = {
@@ -59,6 +71,7 @@ class LocalAwsApp:
             "ListTrainingJobs": lambda r, region: sagemaker.list_training_jobs(r, region),
             "StopTrainingJob": lambda r, region: sagemaker.stop_training_job(
                 r.get("TrainingJobName", ""), region),
+            **{operation: getattr(hosting, _snake(operation)) for operation in HOSTING_OPERATIONS},
         }
 
     def __call__(self, environ, start_response):
@@ -66,6 +79,9 @@ class LocalAwsApp:
         if path.startswith("/_tutorial/"):
             status, body = self._admin(environ["REQUEST_METHOD"], path, _read_json(environ))
             return json_response(start_response, status, body)
+        invocation = _INVOCATION_PATH.match(path)
+        if invocation and environ["REQUEST_METHOD"] == "POST":
+            return self._invoke(environ, start_response, invocation.group(1))
         target = environ.get("HTTP_X_AMZ_TARGET", "")
         service, _, operation = target.partition(".")
         if service == "SageMaker" and operation in self._operations:
@@ -80,6 +96,21 @@ class LocalAwsApp:
                 return error_response(start_response, error)
             return json_response(start_response, 200, result)
         return self._moto(environ, start_response)
+
+    def _invoke(self, environ, start_response, endpoint_name: str):
+        """sagemaker-runtime InvokeEndpoint: the body goes to the endpoint's container as is."""
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+        body = environ["wsgi.input"].read(length) if length else b""
+        try:
+            payload, content_type, variant = self.hosting.invoke(
+                endpoint_name, region_of(environ), body, environ.get("CONTENT_TYPE", ""),
+                environ.get("HTTP_ACCEPT"))
+        except SageMakerError as error:
+            return error_response(start_response, error)
+        start_response("200 OK", [("Content-Type", content_type or "application/octet-stream"),
+                                  ("Content-Length", str(len(payload))),
+                                  ("x-Amzn-Invoked-Production-Variant", variant)])
+        return [payload]
 
 
 def _read_json(environ) -> dict:

@@ -416,8 +416,10 @@ class LocalSageMaker:
         env = program_environment(program_dir, opt_ml, {
             **(job.request.get("Environment") or {}),
             "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn})
-        log = TrainingLog(self._clients("logs", job.region), job,
-                          job.request["AlgorithmSpecification"].get("MetricDefinitions") or [])
+        log = CloudWatchLog(self._clients("logs", job.region), TRAINING_LOG_GROUP,
+                            f"{job.name}/algo-1-{int(time.time())}")
+        metrics = MetricParser(
+            job.request["AlgorithmSpecification"].get("MetricDefinitions") or [], job)
         job.log_stream = log.stream
         job.process = subprocess.Popen(
             [str(program_dir / "train")], cwd=opt_ml, env=env, stdout=subprocess.PIPE,
@@ -432,7 +434,9 @@ class LocalSageMaker:
             timer.start()
         try:
             for raw in job.process.stdout:
-                log.add(raw.decode("utf-8", errors="replace").rstrip("\n"))
+                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+                log.add(line)
+                metrics.parse(line)
             exit_code = job.process.wait()
         finally:
             if timer:
@@ -482,27 +486,58 @@ class LocalSageMaker:
         return f"s3://{bucket}/{key_prefix}/model.tar.gz"
 
 
-class TrainingLog:
-    """The program's output as CloudWatch Logs events, and metrics parsed from it."""
+class CloudWatchLog:
+    """Lines written as CloudWatch Logs events of one stream, in batches."""
 
     FLUSH_LINES, FLUSH_SECONDS, TAIL_LINES = 100, 0.25, 5
 
-    def __init__(self, logs_client, job: TrainingJob, metric_definitions: list):
-        self._logs, self._job = logs_client, job
-        self.stream = f"{job.name}/algo-1-{int(time.time())}"
+    def __init__(self, logs_client, group: str, stream: str):
+        self._logs, self.group, self.stream = logs_client, group, stream
         self._pending: list[dict] = []
         self._last_flush = time.monotonic()
         self._tail: list[str] = []
-        self._metrics = [(d["Name"], re.compile(d["Regex"])) for d in metric_definitions]
+        self._lock = threading.Lock()
         try:
-            self._logs.create_log_group(logGroupName=TRAINING_LOG_GROUP)
+            self._logs.create_log_group(logGroupName=group)
         except self._logs.exceptions.ResourceAlreadyExistsException:
             pass
-        self._logs.create_log_stream(logGroupName=TRAINING_LOG_GROUP, logStreamName=self.stream)
+        self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
 
     def add(self, line: str):
-        self._pending.append({"timestamp": int(time.time() * 1000), "message": line})
-        self._tail = (self._tail + [line])[-self.TAIL_LINES:]
+        with self._lock:
+            self._pending.append({"timestamp": int(time.time() * 1000), "message": line})
+            self._tail = (self._tail + [line])[-self.TAIL_LINES:]
+            due = (len(self._pending) >= self.FLUSH_LINES
+                   or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS)
+        if due:
+            self.flush()
+
+    def flush(self):
+        with self._lock:
+            pending, self._pending = self._pending, []
+            self._last_flush = time.monotonic()
+        if pending:
+            self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream,
+                                      logEvents=pending)
+
+    def tail(self) -> str:
+        return " | ".join(self._tail)[-FAILURE_REASON_LIMIT:]
+
+    def follow(self, pipe):
+        """Copy a process's output here until it closes (run in a thread)."""
+        for raw in pipe:
+            self.add(raw.decode("utf-8", errors="replace").rstrip("\n"))
+        self.flush()
+
+
+class MetricParser:
+    """SageMaker's MetricDefinitions: the first group of the last line each regex matches."""
+
+    def __init__(self, definitions: list, job: "TrainingJob"):
+        self._metrics = [(d["Name"], re.compile(d["Regex"])) for d in definitions]
+        self._job = job
+
+    def parse(self, line: str):
         for name, regex in self._metrics:
             match = regex.search(line)
             if match:
@@ -510,19 +545,6 @@ class TrainingLog:
                     self._job.metrics[name] = (float(match.group(1)), now())
                 except (IndexError, ValueError):
                     pass  # a regex without a numeric first group reports nothing, as on AWS
-        if (len(self._pending) >= self.FLUSH_LINES
-                or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS):
-            self.flush()
-
-    def flush(self):
-        if self._pending:
-            self._logs.put_log_events(logGroupName=TRAINING_LOG_GROUP, logStreamName=self.stream,
-                                      logEvents=self._pending)
-            self._pending = []
-        self._last_flush = time.monotonic()
-
-    def tail(self) -> str:
-        return " | ".join(self._tail)[-FAILURE_REASON_LIMIT:]
 
 
 def _camel(name: str) -> str:

@@ -30,6 +30,7 @@ from werkzeug.serving import make_server
 from .api import LocalAwsApp
 from .control import HOST, STATE_FILE
 from .faults import FaultInjector
+from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker
 from .stepfunctions_sagemaker import install as install_sagemaker_integration
 
@@ -82,9 +83,11 @@ class LocalAwsServer:
             or os.cpu_count() or 1
         self.sagemaker = LocalSageMaker(ClientFactory(self.url), DEFAULT_ACCOUNT_ID,
                                         self.state_dir / "jobs", max_parallel_jobs=jobs)
+        self.hosting = LocalHosting(ClientFactory(self.url), DEFAULT_ACCOUNT_ID,
+                                    self.state_dir / "jobs")
         self.faults = FaultInjector()
         self.app = LocalAwsApp(DomainDispatcherApplication(create_backend_app), self.sagemaker,
-                               self.faults, self._admin)
+                               self.hosting, self.faults, self._admin)
         self._thread = None
 
     def _dispatch(self, environ, start_response):
@@ -101,6 +104,7 @@ class LocalAwsServer:
         return {"instance": self.instance, "pid": os.getpid(), "port": self.port, "url": self.url,
                 "started": self.started,
                 "training_programs_running": self.sagemaker.running_programs(),
+                "endpoints_serving": self.hosting.running_programs(),
                 "max_parallel_training_jobs": self.sagemaker.max_parallel_jobs}
 
     def serve_forever(self):
@@ -115,6 +119,7 @@ class LocalAwsServer:
 
     def stop(self):
         self.sagemaker.shutdown()
+        self.hosting.shutdown()
         self._http.shutdown()
         self._http.server_close()
         if self._thread:
@@ -149,6 +154,7 @@ def main(argv=None):
         server.serve_forever()
     finally:
         server.sagemaker.shutdown()
+        server.hosting.shutdown()
         state_file = server.state_dir / STATE_FILE
         try:
             if json.loads(state_file.read_text()).get("instance") == server.instance:
