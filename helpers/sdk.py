@@ -24,6 +24,17 @@ logging.getLogger().setLevel(_root_level)
 logging.getLogger("stepfunctions").setLevel(logging.WARNING)
 
 
+class _WorkflowConfigOnly(logging.Filter):
+    """TrainingStep.get_expected_model() warns that the estimator has no finished job, "make sure
+    this estimator is only used for building workflow config": that is exactly our use."""
+
+    def filter(self, record):
+        return "only used for building workflow config" not in record.getMessage()
+
+
+logging.getLogger("sagemaker.estimator").addFilter(_WorkflowConfigOnly())
+
+
 class Intrinsic(Placeholder):
     """A parameter value computed by Step Functions, e.g. an intrinsic function.
 

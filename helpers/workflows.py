@@ -198,9 +198,84 @@ def train_multiple(names: Names, aws=None):
     return workflow("train-multiple", steps.Chain([parallel, per_set]), names, aws)
 
 
+# ---- §5: train and host ---------------------------------------------------------------------
+
+ENDPOINT_NAME = config.STATE_MACHINE_PREFIX + "endpoint"
+ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
+# How long to wait between endpoint status checks: a real endpoint takes minutes to start, the
+# local one about a second. The only place where a definition depends on the backend.
+ENDPOINT_POLL_SECONDS = {"aws": 30, "local": 1}
+
+
+def _describe_endpoint(state_id: str, **kwargs):
+    """DescribeEndpoint through the AWS SDK integration (the optimized SageMaker integration
+    has no describe): `arn:aws:states:::aws-sdk:sagemaker:describeEndpoint`."""
+    return steps.Task(state_id, resource="arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+                      parameters={"EndpointName": ENDPOINT_NAME}, **kwargs)
+
+
+def train_and_host(names: Names, aws=None):
+    """§5: train, create a model and an endpoint configuration, create the endpoint or update it
+    if it exists, wait until it is InService, and announce the result on SNS."""
+    by_run = "$$.Execution.Name"
+    train = split_training_step(names, aws, "Train model",
+                                f"States.Format('byo-hosted-{{}}', {by_run})",
+                                {"max_leaf_nodes": "8"})
+    model = steps.ModelStep("Create model", model=train.get_expected_model(),
+                            model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"))
+    endpoint_config = steps.EndpointConfigStep(
+        "Create endpoint configuration",
+        endpoint_config_name=Intrinsic(f"States.Format('byo-config-{{}}', {by_run})"),
+        model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"),
+        initial_instance_count=1, instance_type=ENDPOINT_INSTANCE_TYPE)
+    config_name = Intrinsic(f"States.Format('byo-config-{{}}', {by_run})")
+    create = steps.EndpointStep("Create endpoint", endpoint_name=ENDPOINT_NAME,
+                                endpoint_config_name=config_name)
+    update = steps.EndpointStep("Update endpoint", endpoint_name=ENDPOINT_NAME,
+                                endpoint_config_name=config_name, update=True)
+    find = _describe_endpoint("Find the endpoint", result_path=None)
+    wait = steps.Wait("Wait for the endpoint", seconds=ENDPOINT_POLL_SECONDS[
+        aws.settings.backend if aws else "aws"])
+    status = _describe_endpoint("Check the endpoint", result_path="$.endpoint")
+    is_it_ready = steps.Choice("Is it in service?")
+    succeeded = steps.SnsPublishStep("Notify Success", parameters={
+        "TopicArn": names.topic_arn, "Subject": "[OK] Model deployed",
+        "Message": Intrinsic(f"States.Format('Endpoint {ENDPOINT_NAME} is InService with the "
+                             f"model of execution {{}}.', {by_run})")})
+    failed_endpoint = steps.Pass("Endpoint failed", result_path="$.error", result={
+        "Error": "EndpointFailed",
+        "Cause": f"DescribeEndpoint says Failed: see its FailureReason for {ENDPOINT_NAME}"})
+    notify = failure_notification(names, Intrinsic(
+        "States.Format('Deployment failed in execution {}. Error: {}. Cause: {}', "
+        "$$.Execution.Name, $.error.Error, $.error.Cause)"))
+    notify.parameters["Subject"] = "[ERROR] Model deployment failed!"
+
+    is_it_ready.add_choice(steps.ChoiceRule.StringEquals("$.endpoint.EndpointStatus",
+                                                         "InService"), succeeded)
+    is_it_ready.add_choice(steps.ChoiceRule.StringEquals("$.endpoint.EndpointStatus", "Failed"),
+                           failed_endpoint)
+    is_it_ready.default_choice(wait)
+    failed_endpoint.next(notify)
+    wait.next(status)
+    status.next(is_it_ready)
+    # No endpoint yet: DescribeEndpoint fails, and that is the way to "Create endpoint". (Any other
+    # reason for it to fail makes CreateEndpoint fail too, which the failure path reports.)
+    find.add_catch(steps.Catch(error_equals=["States.ALL"], next_step=create,
+                               result_path="$.lookup"))
+    find.next(update)
+    create.next(wait)
+    update.next(wait)
+    for task in (train, model, endpoint_config, create, update, status, succeeded):
+        task.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
+                                   next_step=notify))
+    chain = steps.Chain([train, model, endpoint_config, find])
+    return workflow("train-and-host", chain, names, aws)
+
+
 BUILDERS = {"training": training, "training-retry-notify": training_retry_notify,
             "training-retry-notify-detailed": training_retry_notify_detailed,
-            "training-parameters": training_parameters, "train-multiple": train_multiple}
+            "training-parameters": training_parameters, "train-multiple": train_multiple,
+            "train-and-host": train_and_host}
 
 
 def build(workflow_name: str, names: Names, aws=None):

@@ -38,6 +38,9 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resource import (
     ResourceCondition,
 )
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
+    _SERVICE_ERROR_NAMES as aws_sdk_error_names,
+)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
     StateTaskServiceCallback,
 )
@@ -212,5 +215,8 @@ def install():
 
     # state_task_factory imported the function by name, so that module's binding is what counts.
     state_task_factory.state_task_service_for = state_task_service_for
+    # The aws-sdk integration names errors <Service>.<Exception>; moto knows AWS's spelling of a
+    # few services only and would write "sagemaker.sagemakerException".
+    aws_sdk_error_names["sagemaker"] = "SageMaker"
     _installed = True
 
