@@ -6,9 +6,9 @@ line (`python -m helpers local status`) does not wait for the SDKs to import.
 """
 import importlib
 
-_MODULES = ("alerts", "aws", "config", "container", "data", "display", "executions", "faults",
-            "hosting", "inputs",
-            "names", "prerequisites", "rebuilding", "sdk", "series", "workflows")
+_MODULES = ("alerts", "aws", "cleanup", "config", "container", "data", "display", "executions",
+            "faults", "hosting", "inputs", "names", "prerequisites", "rebuilding", "sdk",
+            "series", "workflows")
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "Json": "display", "SideBySide": "display"}
 
 

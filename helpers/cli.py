@@ -46,6 +46,27 @@ def _asl(args) -> int:
     return 0
 
 
+def _cleanup(args) -> int:
+    from . import cleanup
+    from .aws import connect
+    aws = connect(quiet=True)
+    items = cleanup.plan(aws)
+    if not items:
+        print(f"Nothing of the series' is left on {aws.describe()}.")
+        return 0
+    print(f"On {aws.describe()}, the series made:")
+    print(cleanup.as_table(items).to_string(index=False))
+    if not aws.settings.is_local and not args.yes:
+        if input(f"Delete these {len(items)} resources? [y/N] ").strip().lower() != "y":
+            print("Nothing deleted.")
+            return 1
+    print(cleanup.delete(aws, items).to_string(index=False))
+    left = cleanup.plan(aws)
+    print("Verified: nothing is left." if not left else
+          "Still there:\n" + cleanup.as_table(left).to_string(index=False))
+    return 0 if not left else 1
+
+
 def _tutorial(args) -> int:
     from . import series
     return series.run(keep_running=args.keep_running)
@@ -66,6 +87,11 @@ def main(argv=None) -> int:
     asl.add_argument("--bucket", help="S3 bucket (default: the configured one)")
     asl.add_argument("--topic", help="SNS topic name (default: the configured one)")
     asl.set_defaults(run=_asl)
+
+    clean = commands.add_parser("cleanup", help="delete everything the series made, then verify")
+    clean.add_argument("--yes", action="store_true",
+                       help="on AWS, delete without asking (locally it never asks)")
+    clean.set_defaults(run=_cleanup)
 
     tutorial = commands.add_parser("tutorial", help="run every notebook in order (make tutorial)")
     tutorial.add_argument("--keep-running", action="store_true",

@@ -16,6 +16,7 @@ IMAGE_REPOSITORY = "sagemaker-bring-your-own"
 SAGEMAKER_ROLE = "u-SageMakerExecutionRole"
 WORKFLOW_ROLE = "u-StepFunctionsExecutionWithSageMakerTask"
 STATE_MACHINE_PREFIX = "sagemaker-byo-"
+ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"  # the one endpoint §5 creates, then updates
 
 
 class ConfigError(ValueError):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .workflows import ENDPOINT_NAME
+from .config import ENDPOINT_NAME
 
 
 def predict(aws, features: pd.DataFrame, endpoint_name: str = ENDPOINT_NAME) -> list[str]:

@@ -14,6 +14,7 @@ from . import config
 from .names import Names
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
+SERIES_TAG = {"Key": "created-by", "Value": "sagemaker-step-functions-tutorial"}
 # role name -> (trust policy file, permissions policy file, inline policy name)
 ROLES = {
     config.SAGEMAKER_ROLE: ("sagemaker-trust-policy.json", "sagemaker-execution-policy.json",
@@ -41,6 +42,8 @@ def ensure_bucket(aws) -> str:
     if aws.region != "us-east-1":  # us-east-1 rejects an explicit LocationConstraint
         kwargs["CreateBucketConfiguration"] = {"LocationConstraint": aws.region}
     s3.create_bucket(Bucket=aws.bucket, **kwargs)
+    # The tag says the series made this bucket, so that clean-up may delete it (and only it).
+    s3.put_bucket_tagging(Bucket=aws.bucket, Tagging={"TagSet": [SERIES_TAG]})
     return "created"
 
 

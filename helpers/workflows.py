@@ -200,7 +200,7 @@ def train_multiple(names: Names, aws=None):
 
 # ---- §5: train and host ---------------------------------------------------------------------
 
-ENDPOINT_NAME = config.STATE_MACHINE_PREFIX + "endpoint"
+ENDPOINT_NAME = config.ENDPOINT_NAME
 ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
 # How long to wait between endpoint status checks: a real endpoint takes minutes to start, the
 # local one about a second. The only place where a definition depends on the backend.

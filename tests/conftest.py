@@ -70,6 +70,21 @@ def aws(server):
     return clients
 
 
+@pytest.fixture
+def local(server):
+    """The helpers' view of the in-process local AWS, with the series' prerequisites, image and
+    data (re-created for each test: a clean-up test may have deleted them)."""
+    import helpers
+    from helpers import config
+    from helpers.aws import LOCAL_CREDENTIALS, Aws
+    settings = config.Settings(backend="local", region=REGION, bucket=None,
+                               topic="test-alerts", local_port=0, state_dir=server.state_dir)
+    aws = Aws(settings, boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS), server.url)
+    helpers.rebuild(aws)
+    helpers.alerts.subscribe_queue(aws)
+    return aws
+
+
 def register_image(clients, repository: str, program_dir: Path) -> str:
     ecr = clients("ecr")
     try:

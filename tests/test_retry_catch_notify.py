@@ -3,37 +3,23 @@ execution, and the improved variant."""
 import json
 from pathlib import Path
 
-import boto3
 import pytest
 
 import helpers
-from helpers import config, workflows
-from helpers.aws import LOCAL_CREDENTIALS, Aws
+from helpers import workflows
 from tests.test_helpers import DOCUMENT
 
 FIXTURES = Path(__file__).parent / "fixtures"
 POLICY_WAITS = [1.0, 1.1, 1.21, 1.331, 1.4641]  # IntervalSeconds 1, BackoffRate 1.1
 
 
-@pytest.fixture(scope="module")
-def local(server):
-    """The helpers' view of the in-process local AWS, with everything §2 needs."""
-    settings = config.Settings(backend="local", region="us-east-1", bucket=None,
-                               topic="retry-test-alerts", local_port=0,
-                               state_dir=server.state_dir)
-    aws = Aws(settings, boto3.Session(region_name="us-east-1", **LOCAL_CREDENTIALS), server.url)
-    helpers.rebuild(aws)
-    helpers.alerts.subscribe_queue(aws)
-    return aws
-
-
-@pytest.fixture(scope="module")
+@pytest.fixture
 def section2(local):
     names = workflows.Names.from_aws(local)
     return workflows.create_or_update(local, workflows.training_retry_notify(names, local))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def detailed(local):
     names = workflows.Names.from_aws(local)
     return workflows.create_or_update(local, workflows.training_retry_notify_detailed(names, local))
