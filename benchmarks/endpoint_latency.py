@@ -1,0 +1,84 @@
+"""Local endpoint: p50/p99 latency and requests/s of InvokeEndpoint through boto3, against the
+same `serve` program (gunicorn + Flask, as in AWS's scikit bring-your-own sample) called directly,
+on the same model. (AWS's sample also puts nginx in front of gunicorn; that is not measured.)"""
+import os
+import statistics
+import sys
+import threading
+import time
+import urllib.request
+
+from _local import fresh_local_aws
+
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", 400))
+THREADS = int(os.environ.get("BENCH_THREADS", 4))
+ROW = b"5.1,3.5,1.4,0.2\n"
+
+
+def measure(label, call):
+    for _ in range(20):
+        call()  # warm up
+    latencies, lock, errors = [], threading.Lock(), [0]
+
+    def worker(count):
+        for _ in range(count):
+            started = time.perf_counter()
+            try:
+                call()
+            except Exception:  # noqa: BLE001 - counted, not fatal
+                errors[0] += 1
+            with lock:
+                latencies.append(time.perf_counter() - started)
+
+    began = time.perf_counter()
+    threads = [threading.Thread(target=worker, args=(REQUESTS // THREADS,)) for _ in range(THREADS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    wall = time.perf_counter() - began
+    latencies.sort()
+    p50 = statistics.median(latencies) * 1000
+    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
+    print(f"{label:<38} {p50:>8.1f} {p99:>8.1f} {len(latencies) / wall:>10.0f} {errors[0]:>7}")
+
+
+def main():
+    import helpers
+    with fresh_local_aws() as aws:
+        helpers.data.upload_split(aws)
+        names = helpers.workflows.Names.from_aws(aws)
+        arn = helpers.workflows.create_or_update(aws, helpers.workflows.train_and_host(names, aws))
+        assert helpers.executions.wait(aws, helpers.workflows.start(aws, arn))[
+            "status"] == "SUCCEEDED"
+        runtime = aws.client("sagemaker-runtime")
+        endpoint = helpers.config.ENDPOINT_NAME
+        print(f"{REQUESTS} requests of one CSV row, {THREADS} client threads, "
+              f"MODEL_SERVER_WORKERS={os.environ.get('TUTORIAL_LOCAL_SERVE_WORKERS', '1')}")
+        print(f"{'path':<38} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>10} {'errors':>7}")
+        measure("invoke_endpoint via boto3 (local AWS)",
+                lambda: runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv",
+                                                Body=ROW)["Body"].read())
+        direct_url = serving_url(aws, endpoint)
+
+        def direct():
+            request = urllib.request.Request(f"{direct_url}/invocations", data=ROW,
+                                             headers={"Content-Type": "text/csv"})
+            with urllib.request.urlopen(request, timeout=10) as response:
+                response.read()
+        measure("serve directly (gunicorn + Flask)", direct)
+        print("nginx + gunicorn + Flask (AWS's sample with its nginx front): not measured; "
+              "this benchmark does not run nginx")
+        helpers.hosting.delete_endpoint(aws)
+
+
+def serving_url(aws, endpoint: str) -> str:
+    """The loopback URL of the endpoint's `serve` process: the local AWS names the container's
+    log stream <variant>/i-<port>."""
+    streams = aws.client("logs").describe_log_streams(
+        logGroupName=f"/aws/sagemaker/Endpoints/{endpoint}")["logStreams"]
+    return f"http://127.0.0.1:{streams[-1]['logStreamName'].rsplit('-', 1)[1]}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
