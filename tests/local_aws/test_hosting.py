@@ -120,18 +120,30 @@ def test_update_switches_model_without_a_failed_request(aws, endpoint, configs):
     assert failures == [] and answered[0] > 20
 
 
-def test_a_container_that_never_pings_fails_the_endpoint(aws, tmp_path, script_image, configs):
-    image = script_image("exit 0\n")  # `train` only
-    (tmp_path / "programs" / "serve").write_text("#!/bin/sh\necho 'cannot start' >&2\nexit 3\n")
-    (tmp_path / "programs" / "serve").chmod(0o755)
-    model = aws("sagemaker").describe_model(ModelName=configs["3"])
-    name = f"broken-{time.time_ns()}"
+def config_with_serve(aws, tmp_path, script_image, model_data_url, serve_script) -> str:
+    """A model and endpoint configuration whose image's `serve` is the given shell script."""
+    image = script_image("exit 0\n")
+    serve = tmp_path / "programs" / "serve"
+    serve.write_text("#!/bin/sh\n" + serve_script)
+    serve.chmod(0o755)
+    name = f"serve-script-{time.time_ns()}"
     aws("sagemaker").create_model(ModelName=name, ExecutionRoleArn=aws.role_arn,
-                                  PrimaryContainer={"Image": image, "ModelDataUrl": model[
-                                      "PrimaryContainer"]["ModelDataUrl"]})
+                                  PrimaryContainer={"Image": image,
+                                                    "ModelDataUrl": model_data_url})
     aws("sagemaker").create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
         "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
         "InstanceType": "ml.m5.large"}])
+    return name
+
+
+def model_data_url(aws, config_name):
+    model = aws("sagemaker").describe_model(ModelName=config_name)
+    return model["PrimaryContainer"]["ModelDataUrl"]
+
+
+def test_a_container_that_never_pings_fails_the_endpoint(aws, tmp_path, script_image, configs):
+    name = config_with_serve(aws, tmp_path, script_image, model_data_url(aws, configs["3"]),
+                             "echo 'cannot start' >&2\nexit 3\n")
     aws("sagemaker").create_endpoint(EndpointName=name, EndpointConfigName=name)
     described = wait_for_endpoint(aws, name)
     assert described["EndpointStatus"] == "Failed"
@@ -143,17 +155,8 @@ def test_a_container_that_never_pings_fails_the_endpoint(aws, tmp_path, script_i
 def test_a_failed_update_keeps_the_old_model_in_service(aws, endpoint, configs, tmp_path,
                                                         script_image):
     wait_for_endpoint(aws, endpoint)
-    image = script_image("exit 0\n")
-    (tmp_path / "programs" / "serve").write_text("#!/bin/sh\nexit 1\n")
-    (tmp_path / "programs" / "serve").chmod(0o755)
-    model = aws("sagemaker").describe_model(ModelName=configs["3"])
-    name = f"bad-update-{time.time_ns()}"
-    aws("sagemaker").create_model(ModelName=name, ExecutionRoleArn=aws.role_arn,
-                                  PrimaryContainer={"Image": image, "ModelDataUrl": model[
-                                      "PrimaryContainer"]["ModelDataUrl"]})
-    aws("sagemaker").create_endpoint_config(EndpointConfigName=name, ProductionVariants=[{
-        "VariantName": "AllTraffic", "ModelName": name, "InitialInstanceCount": 1,
-        "InstanceType": "ml.m5.large"}])
+    name = config_with_serve(aws, tmp_path, script_image, model_data_url(aws, configs["3"]),
+                             "exit 1\n")
     aws("sagemaker").update_endpoint(EndpointName=endpoint, EndpointConfigName=name)
     described = wait_for_endpoint(aws, endpoint)
     assert described["EndpointStatus"] == "InService"
