@@ -33,16 +33,18 @@ def _asl(args) -> int:
     from . import workflows
     overrides = {"account_id": args.account, "region": args.region, "bucket": args.bucket,
                  "topic": args.topic}
+    aws = None
     if all(overrides.values()):
         names = workflows.Names(**overrides)  # fully specified: no need to ask any AWS
     else:
         from .aws import connect
-        names = workflows.Names.from_aws(connect(quiet=True)).with_overrides(**overrides)
+        aws = connect(quiet=True)
+        names = workflows.Names.from_aws(aws).with_overrides(**overrides)
     if args.workflow not in workflows.BUILDERS:
         print(f"error: unknown workflow {args.workflow!r}; one of: "
               f"{', '.join(sorted(workflows.BUILDERS))}")
         return 2
-    print(json.dumps(workflows.definition(workflows.build(args.workflow, names)), indent=2))
+    print(json.dumps(workflows.definition(workflows.build(args.workflow, names, aws)), indent=2))
     return 0
 
 
