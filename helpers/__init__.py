@@ -7,7 +7,7 @@ line (`python -m helpers local status`) does not wait for the SDKs to import.
 import importlib
 
 _MODULES = ("alerts", "aws", "cleanup", "config", "container", "data", "display", "executions",
-            "faults", "hosting", "inputs", "names", "prerequisites", "rebuilding", "sdk",
+            "faults", "graph", "hosting", "inputs", "names", "prerequisites", "rebuilding", "sdk",
             "series", "workflows")
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "Json": "display", "SideBySide": "display"}
 

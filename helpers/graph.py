@@ -1,0 +1,144 @@
+"""A state machine's graph as SVG, drawn offline (no CDN, no JavaScript): it shows in JupyterLab,
+Notebook 7, VS Code and exported HTML alike. The SDK's render_graph() loads its script from a CDN
+and shows nothing offline.
+
+Nodes are the top-level states (a Parallel or Map shows as one node naming its branches or
+iterator), plus Start and End. Edges: Next and Choice rules (solid, a Choice's labelled with its
+condition), Catch (dashed, labelled with the errors it catches). A state with a Retry says so.
+The layout is grandalf's Sugiyama layout.
+"""
+from __future__ import annotations
+
+import html
+
+from grandalf.graphs import Edge, Graph, Vertex
+from grandalf.layouts import SugiyamaLayout
+
+CHAR_WIDTH, NODE_HEIGHT, PADDING = 7.2, 34, 40
+FILL = {"Task": "#e8f1fb", "Choice": "#fdf3dc", "Fail": "#fbe3e3", "Succeed": "#e3f5e6",
+        "Parallel": "#efe8fb", "Map": "#efe8fb", "Wait": "#f1f1f1", "Pass": "#f1f1f1",
+        "terminal": "#ffffff"}
+
+
+class _View:
+    def __init__(self, w, h):
+        self.w, self.h, self.xy = w, h, (0, 0)
+
+
+def _rule_label(rule: dict) -> str:
+    """A Choice rule, short: `= InService`, `NumericGreaterThan 1`, `And`..."""
+    for key, value in rule.items():
+        if key == "StringEquals":
+            return f"= {value}"
+        if key not in ("Next", "Variable"):
+            return f"{key} {value}" if not isinstance(value, (list, dict)) else key
+    return "rule"
+
+
+def edges_of(definition: dict) -> list[tuple[str, str, str, str]]:
+    """(from, to, kind, label) for every transition: next, choice, default, catch, start, end."""
+    edges = [("Start", definition["StartAt"], "next", "")]
+    for name, state in definition["States"].items():
+        if state.get("Next"):
+            edges.append((name, state["Next"], "next", ""))
+        if state.get("End") or state["Type"] in ("Succeed", "Fail"):
+            edges.append((name, "End", "next", ""))
+        for rule in state.get("Choices", []):
+            edges.append((name, rule["Next"], "choice", _rule_label(rule)))
+        if state.get("Default"):
+            edges.append((name, state["Default"], "choice", "default"))
+        for catcher in state.get("Catch", []):
+            edges.append((name, catcher["Next"], "catch", ", ".join(catcher["ErrorEquals"])))
+    return edges
+
+
+def _label(name: str, state: dict | None) -> str:
+    if state is None:
+        return name
+    extra = ""
+    if state["Type"] == "Parallel":
+        extra = f" ({len(state['Branches'])} branches)"
+    elif state["Type"] == "Map":
+        extra = " (each item)"
+    if state.get("Retry"):
+        extra += " ↻ retry"
+    return f"{name}{extra}"
+
+
+class StateMachineGraph:
+    def __init__(self, definition: dict):
+        self.definition = definition
+        self.edges = edges_of(definition)
+        self.svg = self._draw()
+
+    def _repr_svg_(self):
+        return self.svg
+
+    def __repr__(self):
+        return "\n".join(f"{a} --{kind}{f' [{label}]' if label else ''}--> {b}"
+                         for a, b, kind, label in self.edges)
+
+    def _draw(self) -> str:
+        states = self.definition["States"]
+        names = ["Start", *states, "End"]
+        vertices = {}
+        for name in names:
+            vertex = Vertex(name)
+            vertex.view = _View(len(_label(name, states.get(name))) * CHAR_WIDTH + 24,
+                                NODE_HEIGHT)
+            vertices[name] = vertex
+        graph_edges = []
+        for a, b, kind, label in self.edges:
+            edge = Edge(vertices[a], vertices[b])
+            edge.kind, edge.label = kind, label
+            graph_edges.append(edge)
+        graph = Graph(list(vertices.values()), graph_edges)
+        for component in graph.C:
+            layout = SugiyamaLayout(component)
+            layout.init_all()
+            layout.draw()
+        xs = [v.view.xy[0] for v in vertices.values()]
+        ys = [v.view.xy[1] for v in vertices.values()]
+        left = min(x - v.view.w / 2 for x, v in zip(xs, vertices.values())) - PADDING
+        top = min(ys) - NODE_HEIGHT - PADDING
+        width = max(x + v.view.w / 2 for x, v in zip(xs, vertices.values())) - left + PADDING
+        height = max(ys) - top + NODE_HEIGHT + PADDING
+        parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="state-machine" '
+                 f'width="{width:.0f}" height="{height:.0f}" '
+                 f'viewBox="{left:.0f} {top:.0f} {width:.0f} {height:.0f}" '
+                 'font-family="sans-serif" font-size="12">',
+                 '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+                 'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
+                 '<path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
+        for edge in graph_edges:
+            a, b = edge.v[0].view.xy, edge.v[1].view.xy
+            points = [(a[0], a[1] + NODE_HEIGHT / 2), (b[0], b[1] - NODE_HEIGHT / 2)]
+            style = ('stroke="#c0392b" stroke-dasharray="5,4"' if edge.kind == "catch"
+                     else 'stroke="#555"')
+            path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
+            parts.append(f'<polyline class="edge {edge.kind}" data-from="'
+                         f'{html.escape(edge.v[0].data)}" data-to="{html.escape(edge.v[1].data)}"'
+                         f' points="{path}" fill="none" {style} marker-end="url(#arrow)"/>')
+            if edge.label:
+                mx, my = (points[0][0] + points[1][0]) / 2, (points[0][1] + points[1][1]) / 2
+                parts.append(f'<text x="{mx + 4:.1f}" y="{my:.1f}" font-size="10" '
+                             f'fill="#666">{html.escape(edge.label[:40])}</text>')
+        for name, vertex in vertices.items():
+            state = states.get(name)
+            kind = state["Type"] if state else "terminal"
+            x, y = vertex.view.xy
+            w = vertex.view.w
+            rx = NODE_HEIGHT / 2 if kind == "terminal" else 6
+            parts.append(f'<g class="node" data-state="{html.escape(name)}" data-type="{kind}">'
+                         f'<rect x="{x - w / 2:.1f}" y="{y - NODE_HEIGHT / 2:.1f}" '
+                         f'width="{w:.1f}" height="{NODE_HEIGHT}" rx="{rx}" '
+                         f'fill="{FILL.get(kind, "#f1f1f1")}" stroke="#777"/>'
+                         f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
+                         f'{html.escape(_label(name, state))}</text></g>')
+        parts.append("</svg>")
+        return "".join(parts)
+
+
+def draw(definition: dict) -> StateMachineGraph:
+    """The definition's graph: shown as SVG in a notebook, as a list of edges in a terminal."""
+    return StateMachineGraph(definition)
