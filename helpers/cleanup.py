@@ -14,10 +14,10 @@ from botocore.exceptions import ClientError
 
 from . import config, prerequisites
 from .alerts import queue_name
+from .executions import TRAINING_LOG_GROUP
 from .names import Names
 
 ENDPOINT_NAME = config.ENDPOINT_NAME
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP = f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
 MODEL_PREFIX, CONFIG_PREFIX = "byo-model-", "byo-config-"
 

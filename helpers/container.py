@@ -10,7 +10,6 @@ import base64
 import json
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -22,6 +21,7 @@ import pandas as pd
 
 from . import config
 from .names import Names
+from local_aws.hosting import free_port
 from local_aws.images import local_image_manifest, program_environment
 
 CONTAINER_DIR = config.REPO_ROOT / "container"
@@ -88,12 +88,6 @@ def program_source(name: str) -> str:
     return path.read_text()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 def local_train(opt_ml: Path, training_csv: Path, hyperparameters: dict | None = None):
     """Run `train` as SageMaker would, with opt_ml standing in for /opt/ml."""
     (opt_ml / "input" / "config").mkdir(parents=True, exist_ok=True)
@@ -121,7 +115,7 @@ class LocalServe:
     """`serve` on a free loopback port, as a context manager that always stops it."""
 
     def __init__(self, opt_ml: Path, start_timeout: float = 60):
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._env = program_environment(PROGRAM_DIR, opt_ml, {
             "SAGEMAKER_BIND_TO_PORT": str(self.port), "SERVE_BIND_HOST": "127.0.0.1",

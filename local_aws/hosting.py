@@ -36,7 +36,8 @@ INVOCATION_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
 INVOCATION_TIMEOUT_SECONDS = 60
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
@@ -67,7 +68,7 @@ class Variant:
         model_dir.mkdir()
         with tarfile.open(model_archive) as archive:
             archive.extractall(model_dir, filter="data")
-        self.port = _free_port()
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.in_flight = 0
         self._lock = threading.Condition()
