@@ -60,8 +60,13 @@ class Aws:
 def start_local(settings: config.Settings, quiet: bool = False) -> control.ServerInfo:
     """Find the local AWS, or start it (its state starts empty: notebooks re-create what they
     need)."""
+    gone = control.previous_server_gone(settings.state_dir)
     info, started = control.start(settings.state_dir, settings.local_port)
     if started and not quiet:
+        if gone:
+            print(f"The local AWS that was running (pid {gone['pid']}) is gone: stopped or "
+                  "killed, and its state with it. Started a new one; this notebook's Setup cell "
+                  "re-creates what it needs.")
         print(f"Started the local AWS at {info.url} (pid {info.pid}, log {info.log}).")
     return info
 

@@ -5,6 +5,7 @@ import json
 import time
 
 import pandas as pd
+from botocore.exceptions import EndpointConnectionError
 
 from .display import StatusLine
 
@@ -12,6 +13,10 @@ TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 
 
 class ExecutionTimeout(TimeoutError):
+    pass
+
+
+class LocalAwsGone(RuntimeError):
     pass
 
 
@@ -66,13 +71,22 @@ def wait(aws, execution_arn: str, timeout: float | None = None) -> dict:
     line = StatusLine()
     started = time.monotonic()
     while True:
-        described = describe(aws, execution_arn)
+        try:
+            described = describe(aws, execution_arn)
+            progress = _progress(aws, execution_arn) if described["status"] == "RUNNING" else ""
+        except EndpointConnectionError:
+            if not local:
+                raise
+            raise LocalAwsGone(
+                f"The local AWS at {aws.endpoint_url} stopped answering while this execution ran "
+                "(was it stopped, or its process killed?). Its state went with it. Run this "
+                "notebook again from the top: its Setup cell starts a new local AWS and "
+                "re-creates what it needs.") from None
         elapsed = time.monotonic() - started
         if described["status"] != "RUNNING":
             duration = (described["stopDate"] - described["startDate"]).total_seconds()
             line.update(f"{described['status']} after {duration:.1f} s: {described['name']}")
             return described
-        progress = _progress(aws, execution_arn)
         line.update(f"RUNNING · {elapsed:5.1f} s · {progress}", milestone=progress)
         if elapsed > timeout:
             raise ExecutionTimeout(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import json
+import shutil
 import signal
 import socket
 import subprocess
@@ -104,6 +105,24 @@ def _tail(path: Path, lines: int = 20) -> str:
         return "(no log)"
 
 
+def end_orphans(state_dir: Path) -> list[int]:
+    """End programs a killed server left behind (training programs, endpoint containers): every
+    program the server starts has OPT_ML under <state dir>/jobs/. Then empty that folder."""
+    jobs = str(Path(state_dir).resolve() / "jobs")
+    ended = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if process.environ().get("OPT_ML", "").startswith(jobs):
+                process.kill()
+                ended.append(process.pid)
+        except psutil.Error:
+            continue
+    psutil.wait_procs([psutil.Process(pid) for pid in ended if psutil.pid_exists(pid)],
+                      timeout=5)
+    shutil.rmtree(jobs, ignore_errors=True)
+    return ended
+
+
 def start(state_dir: Path, port: int = 0) -> tuple[ServerInfo, bool]:
     """Start the server unless one is running; returns (info, started_now)."""
     state_dir = Path(state_dir).resolve()
@@ -112,6 +131,7 @@ def start(state_dir: Path, port: int = 0) -> tuple[ServerInfo, bool]:
         if running:
             return running, False
         _clear_stale(state_dir)
+        end_orphans(state_dir)
         if port:
             _check_port_free(port)
         log_path = state_dir / "server.log"
@@ -137,15 +157,25 @@ def start(state_dir: Path, port: int = 0) -> tuple[ServerInfo, bool]:
                             f"Its log ({log_path}):\n" + _tail(log_path))
 
 
-def _clear_stale(state_dir: Path):
+def _clear_stale(state_dir: Path) -> dict | None:
     """A state file whose server is gone (killed, machine restarted) is removed; a server that
-    is alive but does not answer is ended, so two servers never fight over one state dir."""
+    is alive but does not answer is ended, so two servers never fight over one state dir.
+    Returns the stale state, if there was one."""
     state = read_state(state_dir)
     if not state:
-        return
+        return None
     if _alive(state["pid"]) and _is_our_server(state["pid"]):
         _terminate(state["pid"])
     (state_dir / STATE_FILE).unlink(missing_ok=True)
+    return state
+
+
+def previous_server_gone(state_dir: Path) -> dict | None:
+    """The state file of a server that is no longer there (killed, crashed), if any."""
+    state = read_state(state_dir)
+    if state and not status(state_dir):
+        return state
+    return None
 
 
 def _is_our_server(pid: int) -> bool:
@@ -180,4 +210,5 @@ def stop(state_dir: Path) -> ServerInfo | None:
         if _alive(info.pid) and _is_our_server(info.pid):
             _terminate(info.pid)
         (state_dir / STATE_FILE).unlink(missing_ok=True)
+        end_orphans(state_dir)
         return info

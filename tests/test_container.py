@@ -26,6 +26,7 @@ def test_train_reads_string_hyperparameters_and_writes_the_model(trained):
     (b"setosa,1,2\nsetosa,1\n", "row 2: expected 3 columns like the first row, found 2."),
     (b"setosa,1,\xff\n", "training/data.csv: not UTF-8 text (byte 9)."),
     (b"setosa,1,nan\n", "row 1: a feature is missing (NaN)."),
+    (b"setosa,1,2\nsetosa,,2\n", "row 2, column 2: '' is not a number."),
     (b"\n\n", "has files but no rows"),
 ])
 def test_bad_data_fails_with_a_reason_naming_file_and_row(tmp_path, content, reason):

@@ -5,7 +5,6 @@ import pickle
 from pathlib import Path
 
 import flask
-import numpy as np
 
 from csv_data import DataError, parse_rows
 
@@ -52,10 +51,10 @@ def invocations():
         rows, _ = parse_rows(io.StringIO(text), "request", has_label=False)
     except DataError as error:
         return text_response(f"{error}\n", 400)
-    if not rows:
+    if len(rows) == 0:
         return text_response("The request has no rows.\n", 400)
     expected = model().n_features_in_
-    if len(rows[0]) != expected:
-        return text_response(f"Each row needs {expected} features, got {len(rows[0])}.\n", 400)
-    predictions = model().predict(np.array(rows))
+    if rows.shape[1] != expected:
+        return text_response(f"Each row needs {expected} features, got {rows.shape[1]}.\n", 400)
+    predictions = model().predict(rows)
     return flask.Response("".join(f"{p}\n" for p in predictions), status=200, mimetype="text/csv")

@@ -187,3 +187,27 @@ def test_duplicates_and_missing_references_are_rejected(aws, configs, endpoint):
             "VariantName": "AllTraffic", "ModelName": "no-such-model",
             "InitialInstanceCount": 1, "InstanceType": "ml.m5.large"}])
     wait_for_endpoint(aws, endpoint)
+
+
+def test_a_burst_of_500_requests_from_several_threads(aws, endpoint):
+    wait_for_endpoint(aws, endpoint)
+    failures, answers, lock = [], [], threading.Lock()
+
+    def ask(count):
+        for _ in range(count):
+            try:
+                body = invoke(aws, endpoint)["Body"].read()
+                with lock:
+                    answers.append(body)
+            except Exception as error:  # noqa: BLE001 - any failure is what we count
+                with lock:
+                    failures.append(repr(error))
+
+    threads = [threading.Thread(target=ask, args=(100,)) for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert failures == []
+    assert len(answers) == 500 and set(answers) == {b"setosa\nvirginica\n"}
+    assert invoke(aws, endpoint)["Body"].read() == b"setosa\nvirginica\n"  # still serving
