@@ -5,14 +5,19 @@ and shows nothing offline.
 Nodes are the top-level states (a Parallel or Map shows as one node naming its branches or
 iterator), plus Start and End. Edges: Next and Choice rules (solid, a Choice's labelled with its
 condition), Catch (dashed, labelled with the errors it catches). A state with a Retry says so.
-The layout is grandalf's Sugiyama layout.
+The layout is grandalf's Sugiyama layout. Given an execution's event history, each state is
+coloured by what happened to it: not started, running, succeeded, failed, caught (it failed and a
+Catch took over), and a retried state says how often.
 """
 from __future__ import annotations
 
 import html
+import json
 
 from grandalf.graphs import Edge, Graph, Vertex
 from grandalf.layouts import SugiyamaLayout
+
+from .executions import events
 
 CHAR_WIDTH, NODE_HEIGHT, PADDING = 7.2, 34, 40
 FILL = {"Task": "#e8f1fb", "Choice": "#fdf3dc", "Fail": "#fbe3e3", "Succeed": "#e3f5e6",
@@ -66,15 +71,33 @@ def _label(name: str, state: dict | None) -> str:
 
 
 class StateMachineGraph:
-    def __init__(self, definition: dict):
+    def __init__(self, definition: dict, history: list[dict] | None = None):
         self.definition = definition
         self.edges = edges_of(definition)
+        self.statuses = state_statuses(history) if history is not None else None
         self.svg = self._draw()
+
+    def _status(self, name: str) -> dict | None:
+        if self.statuses is None or name not in self.definition["States"]:
+            return None
+        return self.statuses.get(name, {"status": "not started", "retries": 0})
+
+    def _text(self, name: str) -> str:
+        label = _label(name, self.definition["States"].get(name))
+        status = self._status(name)
+        if status and status["retries"]:
+            label += f" ×{status['retries']}"
+        return label
 
     def _repr_svg_(self):
         return self.svg
 
     def __repr__(self):
+        if self.statuses is not None:
+            return "\n".join(f"{name}: {self._status(name)['status']}"
+                             + (f" (retried {self._status(name)['retries']}x)"
+                                if self._status(name)["retries"] else "")
+                             for name in self.definition["States"])
         return "\n".join(f"{a} --{kind}{f' [{label}]' if label else ''}--> {b}"
                          for a, b, kind, label in self.edges)
 
@@ -84,8 +107,7 @@ class StateMachineGraph:
         vertices = {}
         for name in names:
             vertex = Vertex(name)
-            vertex.view = _View(len(_label(name, states.get(name))) * CHAR_WIDTH + 24,
-                                NODE_HEIGHT)
+            vertex.view = _View(len(self._text(name)) * CHAR_WIDTH + 24, NODE_HEIGHT)
             vertices[name] = vertex
         graph_edges = []
         for a, b, kind, label in self.edges:
@@ -129,16 +151,61 @@ class StateMachineGraph:
             x, y = vertex.view.xy
             w = vertex.view.w
             rx = NODE_HEIGHT / 2 if kind == "terminal" else 6
-            parts.append(f'<g class="node" data-state="{html.escape(name)}" data-type="{kind}">'
+            status = self._status(name)
+            fill = STATUS_FILL[status["status"]] if status else FILL.get(kind, "#f1f1f1")
+            status_attribute = f' data-status="{status["status"]}"' if status else ""
+            parts.append(f'<g class="node" data-state="{html.escape(name)}" data-type="{kind}"'
+                         f'{status_attribute}>'
                          f'<rect x="{x - w / 2:.1f}" y="{y - NODE_HEIGHT / 2:.1f}" '
                          f'width="{w:.1f}" height="{NODE_HEIGHT}" rx="{rx}" '
-                         f'fill="{FILL.get(kind, "#f1f1f1")}" stroke="#777"/>'
+                         f'fill="{fill}" stroke="#777"/>'
                          f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
-                         f'{html.escape(_label(name, state))}</text></g>')
+                         f'{html.escape(self._text(name))}</text></g>')
         parts.append("</svg>")
         return "".join(parts)
 
 
-def draw(definition: dict) -> StateMachineGraph:
-    """The definition's graph: shown as SVG in a notebook, as a list of edges in a terminal."""
-    return StateMachineGraph(definition)
+def draw(definition: dict, history: list[dict] | None = None) -> StateMachineGraph:
+    """The definition's graph (SVG in a notebook, text in a terminal); with an execution's event
+    history (`helpers.executions.events`), coloured by what happened to each state."""
+    return StateMachineGraph(definition, history)
+
+
+def draw_execution(aws, execution_arn: str) -> StateMachineGraph:
+    """An execution's state machine, coloured by its history (works on both backends)."""
+    sfn = aws.client("stepfunctions")
+    execution = sfn.describe_execution(executionArn=execution_arn)
+    definition = json.loads(sfn.describe_state_machine(
+        stateMachineArn=execution["stateMachineArn"])["definition"])
+    return StateMachineGraph(definition, events(aws, execution_arn))
+
+
+STATUS_FILL = {"not started": "#ffffff", "running": "#cfe2ff", "succeeded": "#c9ecd0",
+               "failed": "#f5c2c2", "caught": "#ffe0b3"}
+
+
+def state_statuses(history: list[dict]) -> dict[str, dict]:
+    """Each state's status in an execution, from its event history: running, succeeded, failed,
+    caught (it failed, and a Catch took the execution on) and how often it was retried."""
+    statuses: dict[str, dict] = {}
+    current, failed_last = None, {}
+    for event in history:
+        kind = event["type"]
+        entered = event.get("stateEnteredEventDetails")
+        exited = event.get("stateExitedEventDetails")
+        if entered:
+            current = entered["name"]
+            statuses.setdefault(current, {"status": "running", "retries": 0})
+            statuses[current]["status"] = "running"
+            failed_last[current] = False
+            if kind == "FailStateEntered":
+                statuses[current]["status"] = "failed"
+        elif exited:
+            name = exited["name"]
+            statuses[name]["status"] = "caught" if failed_last.get(name) else "succeeded"
+        elif current and kind.endswith("Failed") and kind != "ExecutionFailed":
+            statuses[current]["status"], failed_last[current] = "failed", True
+        elif current and kind == "TaskScheduled" and failed_last.get(current):
+            statuses[current]["retries"] += 1
+            statuses[current]["status"], failed_last[current] = "running", False
+    return statuses

@@ -117,3 +117,24 @@ def test_the_detailed_variant_is_section_2_with_the_three_documented_changes():
     definition = workflows.definition(
         workflows.training_retry_notify_detailed(workflows.Names(**DOCUMENT)))
     assert definition == expected
+
+
+def statuses_drawn(local, execution_arn) -> dict:
+    """The data-status of each state in the execution's coloured graph."""
+    import xml.etree.ElementTree as ElementTree
+    svg = helpers.graph.draw_execution(local, execution_arn).svg
+    return {g.get("data-state"): g.get("data-status")
+            for g in ElementTree.fromstring(svg).iter("{http://www.w3.org/2000/svg}g")
+            if g.get("data-status")}
+
+
+def test_the_graph_is_coloured_by_what_happened(local, section2):
+    happy, _ = run(local, section2, "coloured-ok")
+    assert statuses_drawn(local, happy) == {"SageMakerModelTraining": "succeeded",
+                                            "Notify Failure": "not started",
+                                            "Fail": "not started"}
+    gave_up, _ = run(local, section2, "coloured-gave-up", rejections=6)
+    assert statuses_drawn(local, gave_up) == {"SageMakerModelTraining": "caught",
+                                              "Notify Failure": "succeeded", "Fail": "failed"}
+    assert "SageMakerModelTraining ↻ retry ×5" in helpers.graph.draw_execution(
+        local, gave_up).svg
