@@ -8,7 +8,7 @@ import importlib
 
 _MODULES = ("alerts", "aws", "cleanup", "config", "container", "data", "display", "executions",
             "faults", "graph", "hosting", "inputs", "names", "prerequisites", "rebuilding", "sdk",
-            "series", "workflows")
+            "series", "site", "workflows")
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "Json": "display", "SideBySide": "display"}
 
 

@@ -1,7 +1,8 @@
 """Run the whole series: every notebook in order, each on a fresh kernel (`make tutorial`).
 
 Executed copies go to build/notebooks/, a summary (status and seconds per notebook) to
-build/summary.json, and progress to the terminal as it goes.
+build/summary.json, the executed series as a static web site to build/site/, and progress to the
+terminal as it goes.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from . import config
+from . import config, site
 from .aws import start_local
 from local_aws import control
 
@@ -88,6 +89,8 @@ def run(out_dir: Path = BUILD_DIR / "notebooks", keep_running: bool = False) -> 
     summary = {"backend": settings.backend, "total_seconds": total, "notebooks": results}
     BUILD_DIR.mkdir(exist_ok=True)
     (BUILD_DIR / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    index = site.build(out_dir, BUILD_DIR / "site")
+    print(f"The executed series as a web page: {index.relative_to(config.REPO_ROOT)}", flush=True)
     failed = [r["notebook"] for r in results if r["status"] != "ok"]
     print(f"{len(results) - len(failed)}/{len(results)} notebooks ran in {total} s; summary in "
           "build/summary.json" + (f". Failed: {', '.join(failed)}" if failed else ""), flush=True)
