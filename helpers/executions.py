@@ -10,6 +10,15 @@ from botocore.exceptions import EndpointConnectionError
 from .display import StatusLine
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+# A training job's secondary statuses in order: its progress bar counts them.
+TRAINING_PHASES = ("Starting", "Downloading", "Training", "Uploading", "Completed")
+
+
+def phase_bar(secondary_status: str) -> str:
+    """[■■■□□] for a training job in its third phase (Training) of five."""
+    done = TRAINING_PHASES.index(secondary_status) + 1 if secondary_status in TRAINING_PHASES \
+        else 0
+    return "[" + "■" * done + "□" * (len(TRAINING_PHASES) - done) + "]"
 
 
 class ExecutionTimeout(TimeoutError):
@@ -52,8 +61,8 @@ def _progress(aws, execution_arn: str) -> str:
         sagemaker = aws.client("sagemaker")
         try:
             described = sagemaker.describe_training_job(TrainingJobName=job)
-            text += (f" · training job {job}: {described['TrainingJobStatus']} "
-                     f"({described['SecondaryStatus']})")
+            text += (f" · training job {job} {phase_bar(described['SecondaryStatus'])} "
+                     f"{described['TrainingJobStatus']} ({described['SecondaryStatus']})")
         except sagemaker.exceptions.ClientError:
             text += f" · training job {job}: being created"
     return text

@@ -2,8 +2,8 @@
 Notebook 7, VS Code and exported HTML alike. The SDK's render_graph() loads its script from a CDN
 and shows nothing offline.
 
-Nodes are the top-level states (a Parallel or Map shows as one node naming its branches or
-iterator), plus Start and End. Edges: Next and Choice rules (solid, a Choice's labelled with its
+Nodes are the states, plus Start and End; a Parallel or Map state is a dashed group that holds
+its branches (side by side) or its iterator, drawn the same way. Edges: Next and Choice rules (solid, a Choice's labelled with its
 condition), Catch (dashed, labelled with the errors it catches). A state with a Retry says so.
 The layout is grandalf's Sugiyama layout. Given an execution's event history, each state is
 coloured by what happened to it: not started, running, succeeded, failed, caught (it failed and a
@@ -20,6 +20,7 @@ from grandalf.layouts import SugiyamaLayout
 from .executions import events
 
 CHAR_WIDTH, NODE_HEIGHT, PADDING = 7.2, 34, 40
+GROUP_HEADER, GROUP_GAP = 26, 12
 FILL = {"Task": "#e8f1fb", "Choice": "#fdf3dc", "Fail": "#fbe3e3", "Succeed": "#e3f5e6",
         "Parallel": "#efe8fb", "Map": "#efe8fb", "Wait": "#f1f1f1", "Pass": "#f1f1f1",
         "terminal": "#ffffff"}
@@ -57,24 +58,50 @@ def edges_of(definition: dict) -> list[tuple[str, str, str, str]]:
     return edges
 
 
+def branches_of(state: dict) -> list[dict]:
+    """The sub-machines a Parallel (its branches) or Map (its iterator) state runs."""
+    if state["Type"] == "Parallel":
+        return state["Branches"]
+    if state["Type"] == "Map":
+        return [state.get("ItemProcessor") or state["Iterator"]]
+    return []
+
+
+def all_states(definition: dict) -> dict[str, dict]:
+    """Every state, nested ones included, by name."""
+    found = {}
+    for name, state in definition["States"].items():
+        found[name] = state
+        for branch in branches_of(state):
+            found.update(all_states(branch))
+    return found
+
+
 def _label(name: str, state: dict | None) -> str:
     if state is None:
         return name
     extra = ""
     if state["Type"] == "Parallel":
-        extra = f" ({len(state['Branches'])} branches)"
+        extra = f" (Parallel, {len(state['Branches'])} branches)"
     elif state["Type"] == "Map":
-        extra = " (each item)"
+        extra = " (Map: for each item)"
     if state.get("Retry"):
         extra += " ↻ retry"
     return f"{name}{extra}"
 
 
 class StateMachineGraph:
-    def __init__(self, definition: dict, history: list[dict] | None = None):
+    def __init__(self, definition: dict, history: list[dict] | None = None,
+                 nested: bool = False):
         self.definition = definition
-        self.edges = edges_of(definition)
+        self.nested = nested  # a branch inside a group: no Start and End of its own
+        self.edges = [edge for edge in edges_of(definition)
+                      if not nested or "Start" not in edge[:2] and "End" not in edge[:2]]
         self.statuses = state_statuses(history) if history is not None else None
+        self.groups = {name: [StateMachineGraph(branch, history, nested=True)
+                              for branch in branches_of(state)]
+                       for name, state in definition["States"].items() if branches_of(state)}
+        self.width = self.height = 0
         self.svg = self._draw()
 
     def _status(self, name: str) -> dict | None:
@@ -103,11 +130,16 @@ class StateMachineGraph:
 
     def _draw(self) -> str:
         states = self.definition["States"]
-        names = ["Start", *states, "End"]
+        names = list(states) if self.nested else ["Start", *states, "End"]
         vertices = {}
         for name in names:
             vertex = Vertex(name)
             vertex.view = _View(len(self._text(name)) * CHAR_WIDTH + 24, NODE_HEIGHT)
+            if name in self.groups:
+                inner = self.groups[name]
+                vertex.view.w = max(vertex.view.w, sum(g.width for g in inner)
+                                    + GROUP_GAP * (len(inner) + 1))
+                vertex.view.h = max(g.height for g in inner) + GROUP_HEADER + GROUP_GAP
             vertices[name] = vertex
         graph_edges = []
         for a, b, kind, label in self.edges:
@@ -119,12 +151,12 @@ class StateMachineGraph:
             layout = SugiyamaLayout(component)
             layout.init_all()
             layout.draw()
-        xs = [v.view.xy[0] for v in vertices.values()]
-        ys = [v.view.xy[1] for v in vertices.values()]
-        left = min(x - v.view.w / 2 for x, v in zip(xs, vertices.values())) - PADDING
-        top = min(ys) - NODE_HEIGHT - PADDING
-        width = max(x + v.view.w / 2 for x, v in zip(xs, vertices.values())) - left + PADDING
-        height = max(ys) - top + NODE_HEIGHT + PADDING
+        padding = GROUP_GAP if self.nested else PADDING
+        left = min(v.view.xy[0] - v.view.w / 2 for v in vertices.values()) - padding
+        top = min(v.view.xy[1] - v.view.h / 2 for v in vertices.values()) - padding
+        width = max(v.view.xy[0] + v.view.w / 2 for v in vertices.values()) - left + padding
+        height = max(v.view.xy[1] + v.view.h / 2 for v in vertices.values()) - top + padding
+        self.width, self.height = width, height
         parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="state-machine" '
                  f'width="{width:.0f}" height="{height:.0f}" '
                  f'viewBox="{left:.0f} {top:.0f} {width:.0f} {height:.0f}" '
@@ -133,8 +165,8 @@ class StateMachineGraph:
                  'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
                  '<path d="M0,0 L10,5 L0,10 z" fill="#555"/></marker></defs>']
         for edge in graph_edges:
-            a, b = edge.v[0].view.xy, edge.v[1].view.xy
-            points = [(a[0], a[1] + NODE_HEIGHT / 2), (b[0], b[1] - NODE_HEIGHT / 2)]
+            a, b = edge.v[0].view, edge.v[1].view
+            points = [(a.xy[0], a.xy[1] + a.h / 2), (b.xy[0], b.xy[1] - b.h / 2)]
             style = ('stroke="#c0392b" stroke-dasharray="5,4"' if edge.kind == "catch"
                      else 'stroke="#555"')
             path = " ".join(f"{x:.1f},{y:.1f}" for x, y in points)
@@ -149,18 +181,26 @@ class StateMachineGraph:
             state = states.get(name)
             kind = state["Type"] if state else "terminal"
             x, y = vertex.view.xy
-            w = vertex.view.w
+            w, h = vertex.view.w, vertex.view.h
             rx = NODE_HEIGHT / 2 if kind == "terminal" else 6
             status = self._status(name)
             fill = STATUS_FILL[status["status"]] if status else FILL.get(kind, "#f1f1f1")
             status_attribute = f' data-status="{status["status"]}"' if status else ""
+            dashed = ' stroke-dasharray="6,3"' if name in self.groups else ""
+            text_y = y - h / 2 + 18 if name in self.groups else y + 4
             parts.append(f'<g class="node" data-state="{html.escape(name)}" data-type="{kind}"'
                          f'{status_attribute}>'
-                         f'<rect x="{x - w / 2:.1f}" y="{y - NODE_HEIGHT / 2:.1f}" '
-                         f'width="{w:.1f}" height="{NODE_HEIGHT}" rx="{rx}" '
-                         f'fill="{fill}" stroke="#777"/>'
-                         f'<text x="{x:.1f}" y="{y + 4:.1f}" text-anchor="middle">'
+                         f'<rect x="{x - w / 2:.1f}" y="{y - h / 2:.1f}" '
+                         f'width="{w:.1f}" height="{h:.1f}" rx="{rx}" '
+                         f'fill="{fill}" stroke="#777"{dashed}/>'
+                         f'<text x="{x:.1f}" y="{text_y:.1f}" text-anchor="middle">'
                          f'{html.escape(self._text(name))}</text></g>')
+            inner_x = x - w / 2 + GROUP_GAP
+            for inner in self.groups.get(name, []):
+                # A branch is drawn as an SVG of its own, placed inside the group's box.
+                parts.append(inner.svg.replace(
+                    "<svg ", f'<svg x="{inner_x:.1f}" y="{y - h / 2 + GROUP_HEADER:.1f}" ', 1))
+                inner_x += inner.width + GROUP_GAP
         parts.append("</svg>")
         return "".join(parts)
 

@@ -29,6 +29,25 @@ def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(directory.glob("[0-9][0-9]_*.ipynb"))
 
 
+class _EchoingClient(NotebookClient):
+    """Also shows, in the terminal, the live status line that helpers.executions.wait() keeps
+    updating in the notebook (execution state, training job phase bar, elapsed time)."""
+
+    def process_message(self, msg, cell, cell_index):
+        content = msg.get("content", {})
+        text = content.get("data", {}).get("text/plain", "")
+        if msg.get("msg_type") in ("display_data", "update_display_data") and \
+                isinstance(text, str) and text.startswith("RUNNING ·"):
+            if sys.stdout.isatty():
+                print(f"\r  {text[:150]:<150}", end="", flush=True)
+            else:  # a log: one line per change of state, not per tick of the clock
+                milestone = text.split(" · ", 2)[-1]
+                if milestone != getattr(self, "_last_milestone", None):
+                    self._last_milestone = milestone
+                    print(f"  {text[:200]}", flush=True)
+        return super().process_message(msg, cell, cell_index)
+
+
 def execute(path: Path, out_dir: Path, timeout: int = 600) -> dict:
     """Execute one notebook on a fresh kernel; write the executed copy; return its summary."""
     notebook = nbformat.read(path, as_version=4)
@@ -41,7 +60,7 @@ def execute(path: Path, out_dir: Path, timeout: int = 600) -> dict:
         if sys.stdout.isatty():  # a log file gets one line per notebook instead
             print(f"\r  {path.name}: cell {done}/{cells}", end="", flush=True)
 
-    client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    client = _EchoingClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=on_cell_executed,
                             # the kernel's start-up warnings would clutter the terminal
