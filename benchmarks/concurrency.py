@@ -1,14 +1,13 @@
 """10 concurrent §1 executions: wall time and the local AWS's peak memory (server plus the
 programs it runs); then a burst of 500 InvokeEndpoint requests from 5 threads: requests/s, p99
 latency and errors."""
-import statistics
 import sys
 import threading
 import time
 
 import psutil
 
-from _local import fresh_local_aws
+from _local import HEADER, fresh_local_aws, measure
 
 
 def tree_rss(pid: int) -> int:
@@ -58,32 +57,12 @@ def main():
         host = helpers.workflows.create_or_update(aws, helpers.workflows.train_and_host(names, aws))
         assert helpers.executions.wait(aws, helpers.workflows.start(aws, host))[
             "status"] == "SUCCEEDED"
-        runtime, latencies, errors, lock = aws.client("sagemaker-runtime"), [], [0], threading.Lock()
-
-        def ask(count):
-            for _ in range(count):
-                started = time.perf_counter()
-                try:
-                    runtime.invoke_endpoint(EndpointName=helpers.config.ENDPOINT_NAME,
-                                            ContentType="text/csv",
-                                            Body=b"5.1,3.5,1.4,0.2\n")["Body"].read()
-                except Exception:  # noqa: BLE001 - counted
-                    with lock:
-                        errors[0] += 1
-                with lock:
-                    latencies.append(time.perf_counter() - started)
-
-        began = time.perf_counter()
-        threads = [threading.Thread(target=ask, args=(100,)) for _ in range(5)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        wall = time.perf_counter() - began
-        latencies.sort()
-        print(f"burst of {len(latencies)} requests from 5 threads: {len(latencies) / wall:.0f} "
-              f"req/s, p50 {statistics.median(latencies) * 1000:.1f} ms, p99 "
-              f"{latencies[int(len(latencies) * 0.99) - 1] * 1000:.1f} ms, errors {errors[0]}")
+        runtime = aws.client("sagemaker-runtime")
+        print(HEADER)
+        measure("burst: 500 requests from 5 threads", 500, 5,
+                lambda: runtime.invoke_endpoint(EndpointName=helpers.config.ENDPOINT_NAME,
+                                                ContentType="text/csv",
+                                                Body=b"5.1,3.5,1.4,0.2\n")["Body"].read())
         helpers.hosting.delete_endpoint(aws)
 
 

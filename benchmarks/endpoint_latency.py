@@ -2,45 +2,14 @@
 same `serve` program (gunicorn + Flask, as in AWS's scikit bring-your-own sample) called directly,
 on the same model. (AWS's sample also puts nginx in front of gunicorn; that is not measured.)"""
 import os
-import statistics
 import sys
-import threading
-import time
 import urllib.request
 
-from _local import fresh_local_aws
+from _local import HEADER, fresh_local_aws, measure
 
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", 400))
 THREADS = int(os.environ.get("BENCH_THREADS", 4))
 ROW = b"5.1,3.5,1.4,0.2\n"
-
-
-def measure(label, call):
-    for _ in range(20):
-        call()  # warm up
-    latencies, lock, errors = [], threading.Lock(), [0]
-
-    def worker(count):
-        for _ in range(count):
-            started = time.perf_counter()
-            try:
-                call()
-            except Exception:  # noqa: BLE001 - counted, not fatal
-                errors[0] += 1
-            with lock:
-                latencies.append(time.perf_counter() - started)
-
-    began = time.perf_counter()
-    threads = [threading.Thread(target=worker, args=(REQUESTS // THREADS,)) for _ in range(THREADS)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = time.perf_counter() - began
-    latencies.sort()
-    p50 = statistics.median(latencies) * 1000
-    p99 = latencies[int(len(latencies) * 0.99) - 1] * 1000
-    print(f"{label:<38} {p50:>8.1f} {p99:>8.1f} {len(latencies) / wall:>10.0f} {errors[0]:>7}")
 
 
 def main():
@@ -55,8 +24,8 @@ def main():
         endpoint = helpers.config.ENDPOINT_NAME
         print(f"{REQUESTS} requests of one CSV row, {THREADS} client threads, "
               f"MODEL_SERVER_WORKERS={os.environ.get('TUTORIAL_LOCAL_SERVE_WORKERS', '1')}")
-        print(f"{'path':<38} {'p50 ms':>8} {'p99 ms':>8} {'req/s':>10} {'errors':>7}")
-        measure("invoke_endpoint via boto3 (local AWS)",
+        print(HEADER)
+        measure("invoke_endpoint via boto3 (local AWS)", REQUESTS, THREADS,
                 lambda: runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv",
                                                 Body=ROW)["Body"].read())
         direct_url = serving_url(aws, endpoint)
@@ -66,7 +35,7 @@ def main():
                                              headers={"Content-Type": "text/csv"})
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()
-        measure("serve directly (gunicorn + Flask)", direct)
+        measure("serve directly (gunicorn + Flask)", REQUESTS, THREADS, direct)
         print("nginx + gunicorn + Flask (AWS's sample with its nginx front): not measured; "
               "this benchmark does not run nginx")
         helpers.hosting.delete_endpoint(aws)
