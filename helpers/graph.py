@@ -92,13 +92,15 @@ def _label(name: str, state: dict | None) -> str:
 
 class StateMachineGraph:
     def __init__(self, definition: dict, history: list[dict] | None = None,
-                 nested: bool = False):
+                 nested: bool = False, statuses: dict | None = None):
         self.definition = definition
         self.nested = nested  # a branch inside a group: no Start and End of its own
         self.edges = [edge for edge in edges_of(definition)
                       if not nested or "Start" not in edge[:2] and "End" not in edge[:2]]
-        self.statuses = state_statuses(history) if history is not None else None
-        self.groups = {name: [StateMachineGraph(branch, history, nested=True)
+        if statuses is None and history is not None:
+            statuses = state_statuses(history)  # once, for the groups' branches too
+        self.statuses = statuses
+        self.groups = {name: [StateMachineGraph(branch, nested=True, statuses=statuses)
                               for branch in branches_of(state)]
                        for name, state in definition["States"].items() if branches_of(state)}
         self.width = self.height = 0

@@ -41,6 +41,12 @@ def test_section_4_trains_every_set_concurrently_with_metrics(local):
     shallow, deep = result["ParallelResults"]
     assert shallow["TrainingStartTime"] < deep["TrainingEndTime"]
     assert deep["TrainingStartTime"] < shallow["TrainingEndTime"]
+    # The execution's graph colours the states inside the groups too.
+    drawn = helpers.graph.draw_execution(local, execution)
+    assert all(drawn.statuses[name]["status"] == "succeeded" for name in (
+        "Train two configurations", "Train shallow tree", "Train deep tree",
+        "Train each hyperparameter set", "Train with this set"))
+    assert drawn.svg.count('data-status="succeeded"') == 5
 
 
 def test_section_5_creates_then_updates_the_endpoint(local):
