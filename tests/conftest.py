@@ -72,8 +72,9 @@ def aws(server):
 
 @pytest.fixture
 def local(server):
-    """The helpers' view of the in-process local AWS, with the series' prerequisites, image and
-    data (re-created for each test: a clean-up test may have deleted them)."""
+    """The helpers' view of the in-process local AWS, with the series' prerequisites, image,
+    data and an empty alert inbox (re-created for each test: a clean-up test may have deleted
+    them, and an earlier test's alerts must not be read as this one's)."""
     import helpers
     from helpers import config
     from helpers.aws import LOCAL_CREDENTIALS, Aws
@@ -82,6 +83,7 @@ def local(server):
     aws = Aws(settings, boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS), server.url)
     helpers.rebuild(aws)
     helpers.alerts.subscribe_queue(aws)
+    helpers.alerts.receive(aws)  # each test starts with an empty alert inbox
     return aws
 
 
