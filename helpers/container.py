@@ -20,13 +20,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import config
+from .data import DATA_DIR
 from .names import Names
 from local_aws.hosting import free_port
 from local_aws.images import local_image_manifest, program_environment
 
 CONTAINER_DIR = config.REPO_ROOT / "container"
 PROGRAM_DIR = CONTAINER_DIR / "decision_trees"
-DATA_DIR = config.REPO_ROOT / "data"
 PROGRAMS = ("train", "serve", "predictor.py", "csv_data.py")
 
 

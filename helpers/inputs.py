@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import re
 
+from local_aws.images import IMAGE_URI
+
 from . import data
 from .names import Names
 from .workflows import EXECUTION_INPUT_SCHEMA, new_execution_name, start
 
 JOB_NAME_LIMIT = 63
 NAME_PART = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9])*$")
-ECR_IMAGE = re.compile(r"^\d{12}\.dkr\.ecr\.[a-z0-9-]+\.amazonaws\.com/[a-z0-9._/-]+"
-                       r"(:[\w.-]+|@sha256:[0-9a-f]{64})?$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 TOPIC_ARN = re.compile(r"^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[\w-]{1,256}$")
 
@@ -57,7 +57,7 @@ def problems(execution_input: dict, bucket: str, execution_name: str) -> dict[st
         elif length > JOB_NAME_LIMIT:
             found["ModelPrefix"] = (f"the job name '{prefix}-{execution_name}' would be {length} "
                                     f"characters; SageMaker allows {JOB_NAME_LIMIT}")
-    if "TrainingImage" in value and not ECR_IMAGE.match(value["TrainingImage"]):
+    if "TrainingImage" in value and not IMAGE_URI.match(value["TrainingImage"]):
         found["TrainingImage"] = ("must be an ECR image, <account>.dkr.ecr.<region>.amazonaws.com"
                                   f"/<repository>[:tag]; got {value['TrainingImage']!r}")
     for field in ("TrainingDataUri", "OutputPath"):

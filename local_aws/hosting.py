@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -29,9 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .images import ImageNotFound, program_environment, resolve_program_dir
-from .sagemaker import CloudWatchLog, SageMakerError, now, validation_error
+from .sagemaker import CloudWatchLog, SageMakerError, check_name, now, validation_error
 
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 INVOCATION_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
 INVOCATION_TIMEOUT_SECONDS = 60
 
@@ -178,19 +176,11 @@ class LocalHosting:
     def _arn(self, region: str, kind: str, name: str) -> str:
         return f"arn:aws:sagemaker:{region}:{self.account_id}:{kind}/{name.lower()}"
 
-    @staticmethod
-    def _check_name(name, field_name: str):
-        if not isinstance(name, str) or not NAME_PATTERN.match(name):
-            raise validation_error(f"1 validation error detected: Value '{name}' at "
-                                   f"'{field_name}' failed to satisfy constraint: Member must "
-                                   "satisfy regular expression pattern: "
-                                   + NAME_PATTERN.pattern.strip("^$"))
-
     # ---- models ----------------------------------------------------------------------------
 
     def create_model(self, request: dict, region: str) -> dict:
         name = request.get("ModelName")
-        self._check_name(name, "modelName")
+        check_name(name, "modelName")
         container = request.get("PrimaryContainer") or {}
         if not container.get("Image") or not container.get("ModelDataUrl"):
             raise validation_error("PrimaryContainer needs an Image and a ModelDataUrl.")
@@ -225,7 +215,7 @@ class LocalHosting:
 
     def create_endpoint_config(self, request: dict, region: str) -> dict:
         name = request.get("EndpointConfigName")
-        self._check_name(name, "endpointConfigName")
+        check_name(name, "endpointConfigName")
         variants = request.get("ProductionVariants") or []
         if len(variants) != 1:
             raise validation_error("The local backend supports exactly one production variant.")
@@ -262,7 +252,7 @@ class LocalHosting:
 
     def create_endpoint(self, request: dict, region: str) -> dict:
         name = request.get("EndpointName")
-        self._check_name(name, "endpointName")
+        check_name(name, "endpointName")
         config = self._config_for(request.get("EndpointConfigName"), region)
         arn = self._arn(region, "endpoint", name)
         with self._lock:

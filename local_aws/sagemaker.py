@@ -38,7 +38,8 @@ from pathlib import Path
 
 from .images import ImageNotFound, program_environment, resolve_program_dir
 
-TRAINING_JOB_NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
+# SageMaker's name rule for jobs, models, endpoint configurations and endpoints.
+NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 FAILURE_REASON_LIMIT = 1024
 TERMINAL_STATUSES = ("Completed", "Failed", "Stopped")
@@ -56,6 +57,19 @@ class SageMakerError(Exception):
 
 def validation_error(message: str) -> SageMakerError:
     return SageMakerError("ValidationException", message)
+
+
+def check_name(name, field_name: str):
+    """Raise AWS's ValidationException for a name longer than 63 characters or off the pattern."""
+    problem = None
+    if not isinstance(name, str) or len(name) > 63:
+        problem = "Member must have length less than or equal to 63"
+    elif not NAME_PATTERN.match(name):
+        problem = ("Member must satisfy regular expression pattern: "
+                   + NAME_PATTERN.pattern.strip("^$"))
+    if problem:
+        raise validation_error(f"1 validation error detected: Value '{name}' at '{field_name}' "
+                               f"failed to satisfy constraint: {problem}")
 
 
 def now() -> dt.datetime:
@@ -234,16 +248,7 @@ class LocalSageMaker:
                                    + "; ".join(f"Value null at '{_camel(f)}' failed to satisfy "
                                                "constraint: Member must not be null"
                                                for f in missing))
-        name = request["TrainingJobName"]
-        if not isinstance(name, str) or len(name) > 63:
-            raise validation_error(
-                f"1 validation error detected: Value '{name}' at 'trainingJobName' failed to "
-                "satisfy constraint: Member must have length less than or equal to 63")
-        if not TRAINING_JOB_NAME_PATTERN.match(name):
-            raise validation_error(
-                f"1 validation error detected: Value '{name}' at 'trainingJobName' failed to "
-                "satisfy constraint: Member must satisfy regular expression pattern: "
-                + TRAINING_JOB_NAME_PATTERN.pattern.strip("^$"))
+        check_name(request["TrainingJobName"], "trainingJobName")
         hyperparameters = request.get("HyperParameters") or {}
         bad = [k for k, v in hyperparameters.items() if not isinstance(v, str)]
         if bad:
