@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.installed-dev
 
-.PHONY: tutorial test lab clean stop benchmarks
+.PHONY: tutorial test lab workshop clean stop benchmarks
 
 $(VENV)/bin/python:
 	@$(PYTHON3) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -30,9 +30,14 @@ tutorial: $(INSTALLED)
 test: $(DEV_INSTALLED)
 	$(PY) -m pytest
 
-## lab: JupyterLab on the notebooks
+## lab: JupyterLab on the notebooks (LAB_DIR=build/workshop/student for the students' copies)
+LAB_DIR ?= notebooks/
 lab: $(INSTALLED)
-	$(VENV)/bin/jupyter lab notebooks/
+	$(VENV)/bin/jupyter lab $(LAB_DIR)
+
+## workshop: student and instructor copies, the timing plan and a printable agenda
+workshop: $(INSTALLED)
+	$(PY) -m helpers workshop
 
 ## benchmarks: print the figures the issues ask for
 benchmarks: $(INSTALLED)

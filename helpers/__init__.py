@@ -7,9 +7,10 @@ line (`python -m helpers local status`) does not wait for the SDKs to import.
 import importlib
 
 _MODULES = ("alerts", "aws", "cleanup", "config", "container", "data", "display", "executions",
-            "faults", "graph", "hosting", "inputs", "names", "prerequisites", "rebuilding", "sdk",
-            "series", "site", "workflows")
-_NAMES = {"connect": "aws", "rebuild": "rebuilding", "Json": "display", "SideBySide": "display"}
+            "exercises", "faults", "graph", "hosting", "inputs", "names", "prerequisites",
+            "rebuilding", "sdk", "series", "site", "workflows", "workshop")
+_NAMES = {"connect": "aws", "rebuild": "rebuilding", "reset": "rebuilding", "Json": "display",
+          "SideBySide": "display"}
 
 
 def __getattr__(name):

@@ -82,18 +82,24 @@ def plan(aws) -> list[tuple[str, str]]:
     return items
 
 
+def series_training_jobs(aws, names: Names | None = None) -> set[str]:
+    """The training jobs run with the series' role (there is no DeleteTrainingJob: they stay)."""
+    names, sagemaker = names or Names.from_aws(aws), aws.client("sagemaker")
+    return {job["TrainingJobName"]
+            for page in sagemaker.get_paginator("list_training_jobs").paginate()
+            for job in page["TrainingJobSummaries"]
+            if sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])[
+                "RoleArn"] == names.sagemaker_role_arn}
+
+
 def _log_items(aws, names: Names) -> list[tuple[str, str]]:
     """The endpoint's log group, and the training log streams of the series' jobs (those run
     with the series' role: the training log group is shared with any other SageMaker use)."""
-    logs, sagemaker = aws.client("logs"), aws.client("sagemaker")
+    logs = aws.client("logs")
     items = [("log group", g["logGroupName"]) for g in logs.describe_log_groups(
         logGroupNamePrefix=ENDPOINT_LOG_GROUP)["logGroups"]
         if g["logGroupName"] == ENDPOINT_LOG_GROUP]
-    series_jobs = {job["TrainingJobName"] for page in
-                   sagemaker.get_paginator("list_training_jobs").paginate()
-                   for job in page["TrainingJobSummaries"]
-                   if sagemaker.describe_training_job(TrainingJobName=job["TrainingJobName"])[
-                       "RoleArn"] == names.sagemaker_role_arn}
+    series_jobs = series_training_jobs(aws, names)
     try:
         streams = [s["logStreamName"] for page in logs.get_paginator("describe_log_streams")
                    .paginate(logGroupName=TRAINING_LOG_GROUP) for s in page["logStreams"]]

@@ -1,8 +1,10 @@
-"""Command line: the local AWS, workflow definitions, and running the series."""
+"""Command line: the local AWS, workflow definitions, running the series, and the
+workshop copies."""
 from __future__ import annotations
 
 import argparse
 import json
+from pathlib import Path
 
 from . import config
 
@@ -74,6 +76,19 @@ def _tutorial(args) -> int:
     return series.run(keep_running=args.keep_running)
 
 
+def _workshop(args) -> int:
+    from . import workshop
+    written = workshop.build(Path(args.directory).resolve())
+    for what, path in written.items():
+        print(f"{what:>10}: {_shown(path)}")
+    print(f"Students open their copies with: make lab LAB_DIR={_shown(written['student'])}")
+    return 0
+
+
+def _shown(path: Path) -> str:
+    return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -99,6 +114,12 @@ def main(argv=None) -> int:
     tutorial.add_argument("--keep-running", action="store_true",
                           help="leave the local AWS running afterwards")
     tutorial.set_defaults(run=_tutorial)
+
+    workshop = commands.add_parser("workshop", help="student and instructor copies, the plan "
+                                   "and a printable agenda (make workshop)")
+    workshop.add_argument("directory", nargs="?", default="build/workshop",
+                          help="where to write them (default: build/workshop)")
+    workshop.set_defaults(run=_workshop)
 
     args = parser.parse_args(argv)
     try:

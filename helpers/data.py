@@ -63,6 +63,13 @@ def list_objects(aws, prefix: str) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["object", "bytes", "last modified"])
 
 
+def strays(aws) -> list[str]:
+    """Objects in the training prefix besides the series' iris.csv (left by an experiment):
+    every training job on the prefix would read them too."""
+    return [uri for uri in list_objects(aws, TRAINING_PREFIX)["object"]
+            if not uri.endswith("/iris.csv")]
+
+
 @contextlib.contextmanager
 def temporarily_added(aws, name: str, prefix: str = TRAINING_PREFIX):
     """Put a shipped file under the training prefix for the duration of a `with` block, then

@@ -45,8 +45,9 @@ def estimator(names: Names, aws=None, **overrides):
 
 def training_step(names: Names, aws=None, state_id: str = "SageMakerModelTraining",
                   job_name: str = f"States.Format('{TRAINING_JOB_PREFIX}-{{}}', "
-                                  "$$.Execution.Name)"):
-    """A Task state running `sagemaker:createTrainingJob.sync` on the training channel."""
+                                  "$$.Execution.Name)", **task_fields):
+    """A Task state running `sagemaker:createTrainingJob.sync` on the training channel.
+    `task_fields` are the SDK's other Task fields, e.g. `timeout_seconds=60`."""
     return steps.TrainingStep(
         state_id,
         estimator=estimator(names, aws),
@@ -54,6 +55,7 @@ def training_step(names: Names, aws=None, state_id: str = "SageMakerModelTrainin
         data={"training": sdk.TrainingInput(names.training_data_uri, content_type="text/csv")},
         hyperparameters={},
         wait_for_completion=True,  # .sync: the state ends when the job ends
+        **task_fields,
     )
 
 
@@ -179,16 +181,17 @@ def split_training_step(names: Names, aws, state_id: str, job_name: str, hyperpa
                               hyperparameters=hyperparameters)
 
 
-def train_multiple(names: Names, aws=None):
+def train_multiple(names: Names, aws=None, max_concurrency: int = 2):
     """§4: a Parallel state trains two fixed configurations side by side; then a Map state trains
-    one model per hyperparameter set of the input, at most two at a time."""
+    one model per hyperparameter set of the input, at most `max_concurrency` at a time."""
     parallel = steps.Parallel("Train two configurations", result_path="$.ParallelResults")
     for label, leaves in (("shallow", "3"), ("deep", "16")):
         parallel.add_branch(split_training_step(
             names, aws, f"Train {label} tree",
             f"States.Format('{{}}-{label}', $$.Execution.Name)", {"max_leaf_nodes": leaves}))
     per_set = steps.Map(
-        "Train each hyperparameter set", items_path="$.HyperparameterSets", max_concurrency=2,
+        "Train each hyperparameter set", items_path="$.HyperparameterSets",
+        max_concurrency=max_concurrency,
         parameters={"Hyperparameters.$": "$$.Map.Item.Value", "Index.$": "$$.Map.Item.Index"},
         result_path="$.MapResults",
         iterator=split_training_step(

@@ -9,6 +9,7 @@ import pytest
 
 from helpers import series
 from local_aws import control, faults
+from tests.test_exercises import check_executed_exercises
 
 NOTEBOOKS = series.notebooks()
 
@@ -63,9 +64,11 @@ EXPECTED_OUTPUT = {
 def test_notebook_runs_by_itself(path, fresh_local_aws, tmp_path):
     result = series.execute(path, tmp_path / "executed", timeout=300)
     assert result["status"] == "ok", result.get("error")
-    text = outputs(nbformat.read(tmp_path / "executed" / path.name, as_version=4))
+    executed = nbformat.read(tmp_path / "executed" / path.name, as_version=4)
+    text = outputs(executed)
     for expected in EXPECTED_OUTPUT.get(path.name[:2], []):
         assert expected in text, f"{path.name}: {expected!r} not in its outputs"
+    check_executed_exercises(executed)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
