@@ -4,10 +4,11 @@ import re
 import subprocess
 
 from helpers import config
+from tests.test_helpers import DOCUMENT
 
 # The document's own example account, allowed only where the fidelity tests compare against it;
 # moto's documented default account and all-zero placeholders are nobody's account.
-DOCUMENT_ACCOUNT = "305326993135"
+DOCUMENT_ACCOUNT = DOCUMENT["account_id"]
 FIDELITY_FILES = ("tests/test_helpers.py", "tests/fixtures/document-section1-training.json",
                   "tests/fixtures/document-section2-training-retry-notify.json")
 PLACEHOLDER_ACCOUNTS = {"123456789012", "000000000000"}
