@@ -9,6 +9,7 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 BACKENDS = ("local", "aws")
+POLICY_CHOICES = ("scoped", "document")
 
 # Names the document uses; the series keeps them so its JSON reads the same.
 DATA_PREFIX = "sagemaker_bring_your_own"
@@ -16,6 +17,10 @@ IMAGE_REPOSITORY = "sagemaker-bring-your-own"
 SAGEMAKER_ROLE = "u-SageMakerExecutionRole"
 WORKFLOW_ROLE = "u-StepFunctionsExecutionWithSageMakerTask"
 STATE_MACHINE_PREFIX = "sagemaker-byo-"
+# The document's training instance type, and the endpoint's (ml.m5.large: the cheapest general
+# purpose type SageMaker hosting offers). Both bill by the hour on AWS; see helpers.workflows.
+TRAINING_INSTANCE_TYPE = "ml.c4.2xlarge"
+ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
 ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"  # the one endpoint §5 creates, then updates
 
 
@@ -31,6 +36,7 @@ class Settings:
     topic: str
     local_port: int
     state_dir: Path
+    policies: str = "scoped"  # the roles' policies: "scoped" (least privilege) or "document"
 
     @property
     def is_local(self) -> bool:
@@ -54,11 +60,16 @@ def settings() -> Settings:
     port = os.environ.get("TUTORIAL_LOCAL_PORT", "0") or "0"
     if not port.isdigit() or int(port) > 65535:
         raise ConfigError(f"TUTORIAL_LOCAL_PORT must be a port number; got {port!r}.")
+    policies = os.environ.get("TUTORIAL_POLICIES", "scoped").strip().lower()
+    if policies not in POLICY_CHOICES:
+        raise ConfigError(f"TUTORIAL_POLICIES must be one of {', '.join(POLICY_CHOICES)}; "
+                          f"got {policies!r}.")
     return Settings(
         backend=backend, region=region, bucket=os.environ.get("TUTORIAL_BUCKET") or None,
         topic=os.environ.get("TUTORIAL_TOPIC", "sagemaker-workflow-alerts"),
         local_port=int(port),
-        state_dir=Path(os.environ.get("TUTORIAL_STATE_DIR") or REPO_ROOT / ".local-aws"))
+        state_dir=Path(os.environ.get("TUTORIAL_STATE_DIR") or REPO_ROOT / ".local-aws"),
+        policies=policies)
 
 
 def default_bucket(account_id: str, region: str) -> str:

@@ -1,6 +1,8 @@
 """What the document asks for before any workflow runs: a bucket, two IAM roles, an SNS topic.
 
-The roles carry exactly the document's policies, kept as JSON files in helpers/policies/.
+The document's policies are kept as JSON files in helpers/policies/; the roles get their
+least-privilege variants (helpers/policies/scoped/, see helpers.permissions) unless
+TUTORIAL_POLICIES=document asks for the document's own.
 Every function here is idempotent: running it again changes nothing.
 """
 from __future__ import annotations
@@ -47,9 +49,18 @@ def ensure_bucket(aws) -> str:
     return "created"
 
 
+def role_policy(aws, role_name: str) -> dict:
+    """The permissions the role gets: the least-privilege variant by default, the document's
+    own policy with TUTORIAL_POLICIES=document."""
+    if aws.settings.policies == "document":
+        return load_policy(ROLES[role_name][1])
+    from .permissions import scoped_policy  # permissions imports cleanup, which imports us
+    return scoped_policy(role_name, Names.from_aws(aws))
+
+
 def ensure_role(aws, role_name: str) -> str:
-    """Create the role with its trust policy and put the document's policy on it."""
-    trust_file, policy_file, policy_name = ROLES[role_name]
+    """Create the role with its trust policy and put its policy (`role_policy`) on it."""
+    trust_file, _, policy_name = ROLES[role_name]
     iam = aws.client("iam")
     trust = json.dumps(load_policy(trust_file))
     try:
@@ -61,7 +72,7 @@ def ensure_role(aws, role_name: str) -> str:
                         Description="Created by the SageMaker + Step Functions tutorial")
         outcome = "created"
     iam.put_role_policy(RoleName=role_name, PolicyName=policy_name,
-                        PolicyDocument=json.dumps(load_policy(policy_file)))
+                        PolicyDocument=json.dumps(role_policy(aws, role_name)))
     return outcome
 
 

@@ -20,7 +20,7 @@ DOCUMENT_COMMENT = "An example to train and host SageMaker model"
 TRAINING_JOB_PREFIX = "sagemaker-bring-your-own"
 # The document's training resources. ml.c4.2xlarge bills by the hour on AWS (about $0.48/h in
 # us-east-1 at the time of writing); a training job of the series runs for a few minutes.
-INSTANCE_TYPE = "ml.c4.2xlarge"
+INSTANCE_TYPE = config.TRAINING_INSTANCE_TYPE
 VOLUME_SIZE_GB = 10
 MAX_RUNTIME_SECONDS = 172800
 
@@ -204,7 +204,7 @@ def train_multiple(names: Names, aws=None, max_concurrency: int = 2):
 # ---- §5: train and host ---------------------------------------------------------------------
 
 ENDPOINT_NAME = config.ENDPOINT_NAME
-ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
+ENDPOINT_INSTANCE_TYPE = config.ENDPOINT_INSTANCE_TYPE
 # How long to wait between endpoint status checks: a real endpoint takes minutes to start, the
 # local one about a second. The only place where a definition depends on the backend.
 ENDPOINT_POLL_SECONDS = {"aws": 30, "local": 1}

@@ -70,11 +70,9 @@ def aws(server):
     return clients
 
 
-@pytest.fixture
-def local(server):
+def series_aws(server):
     """The helpers' view of the in-process local AWS, with the series' prerequisites, image,
-    data and an empty alert inbox (re-created for each test: a clean-up test may have deleted
-    them, and an earlier test's alerts must not be read as this one's)."""
+    data and an empty alert inbox."""
     import helpers
     from helpers import config
     from helpers.aws import LOCAL_CREDENTIALS, Aws
@@ -85,6 +83,13 @@ def local(server):
     helpers.alerts.subscribe_queue(aws)
     helpers.alerts.receive(aws)  # each test starts with an empty alert inbox
     return aws
+
+
+@pytest.fixture
+def local(server):
+    """`series_aws`, re-created for each test: a clean-up test may have deleted the series'
+    resources, and an earlier test's alerts must not be read as this one's."""
+    return series_aws(server)
 
 
 def register_image(clients, repository: str, program_dir: Path) -> str:

@@ -1,0 +1,204 @@
+"""Least privilege, proved on the workflows' real calls: every workflow of the series runs on the
+local backend (each path: success, failure alert, endpoint create and update); the IAM requests
+its tasks make, derived from the execution histories, must all be allowed by the scoped
+policies, and the same requests aimed at anything that is not the series' must not be."""
+import json
+
+import pytest
+from parliament import analyze_policy_string
+
+import helpers
+from helpers import config, permissions, workflows
+from helpers.permissions import Request
+from tests.conftest import series_aws
+
+OTHER_ACCOUNT = "000000000001"
+
+
+@pytest.fixture(scope="module")
+def series(server):
+    aws = series_aws(server)
+    helpers.data.upload_split(aws)
+    helpers.data.upload(aws, ["wine.csv"], prefix=helpers.data.WINE_PREFIX)
+    return aws
+
+
+@pytest.fixture(scope="module")
+def histories(series):
+    """workflow name -> event histories of its runs, covering every path that calls AWS."""
+    aws, names = series, workflows.Names.from_aws(series)
+    runs = {}
+
+    def run(name, execution_input=None, bad_data=False, times=1):
+        arn = workflows.create_or_update(aws, workflows.build(name, names, aws))
+        for _ in range(times):
+            if bad_data:
+                with helpers.data.temporarily_added(aws, "iris_malformed.csv"):
+                    execution = workflows.start(aws, arn, execution_input=execution_input)
+                    helpers.executions.wait(aws, execution, timeout=120)
+            else:
+                execution = workflows.start(aws, arn, execution_input=execution_input)
+                helpers.executions.wait(aws, execution, timeout=120)
+            runs.setdefault(name, []).append(helpers.executions.events(aws, execution))
+
+    run("training")
+    run("training-retry-notify", bad_data=True)
+    run("training-retry-notify-detailed", bad_data=True)
+    run("training-parameters", helpers.inputs.training_input(aws, "iris", {"max_leaf_nodes": "3"}))
+    run("training-parameters", helpers.inputs.training_input(  # an empty channel: the alert path
+        aws, "empty", {}, data_prefix="sagemaker_bring_your_own/input/data/nothing/"))
+    run("train-multiple", {"HyperparameterSets": [{"max_leaf_nodes": "2"}]})
+    try:
+        run("train-and-host", times=2)  # creates the endpoint, then updates it
+    finally:
+        helpers.hosting.delete_endpoint(aws)
+    return runs
+
+
+def requests_of(histories, names, derive) -> list[Request]:
+    return [request for runs in histories.values() for history in runs
+            for request in derive(history, names)]
+
+
+def test_the_runs_cover_every_task_of_every_workflow(histories, series):
+    names = workflows.Names.from_aws(series)
+    for name in workflows.BUILDERS:
+        definition = workflows.definition(workflows.build(name, names, series))
+        tasks = {state["Resource"].removeprefix("arn:aws:states:::")
+                 for state in helpers.exercises._states(definition).values()
+                 if state["Type"] == "Task"}
+        scheduled = {f"{e['taskScheduledEventDetails']['resourceType']}:"
+                     f"{e['taskScheduledEventDetails']['resource']}"
+                     for history in histories[name] for e in history
+                     if "taskScheduledEventDetails" in e}
+        assert tasks <= scheduled, f"{name}: never ran {tasks - scheduled}"
+
+
+def test_the_scoped_workflow_role_allows_every_call_the_workflows_make(histories, series):
+    names = workflows.Names.from_aws(series)
+    policy = permissions.scoped_policy(config.WORKFLOW_ROLE, names)
+    needed = requests_of(histories, names, permissions.workflow_role_requests)
+    assert {r.action for r in needed} >= {
+        "sagemaker:CreateTrainingJob", "sagemaker:DescribeTrainingJob", "iam:PassRole",
+        "events:PutRule", "sagemaker:CreateModel", "sagemaker:CreateEndpointConfig",
+        "sagemaker:CreateEndpoint", "sagemaker:UpdateEndpoint", "sagemaker:DescribeEndpoint",
+        "sns:Publish"}
+    assert [str(r) for r in permissions.denied(policy, needed)] == []
+
+
+def test_the_scoped_sagemaker_role_allows_what_the_jobs_and_endpoints_do(histories, series):
+    names = workflows.Names.from_aws(series)
+    policy = permissions.scoped_policy(config.SAGEMAKER_ROLE, names)
+    needed = requests_of(histories, names, permissions.sagemaker_role_requests)
+    assert {r.action for r in needed} >= {"s3:ListBucket", "s3:GetObject", "s3:PutObject",
+                                          "ecr:BatchGetImage", "logs:PutLogEvents"}
+    assert [str(r) for r in permissions.denied(policy, needed)] == []
+
+
+def elsewhere(request: Request, names) -> list[Request]:
+    """The same request aimed at what is not the series': another account, and where the
+    resource is named, another bucket, role, topic, repository, log group or SageMaker name."""
+    swaps = [(f":{names.account_id}:", f":{OTHER_ACCOUNT}:"),
+             (f":::{names.bucket}", ":::someone-elses-bucket"),
+             (f"role/{config.SAGEMAKER_ROLE}", "role/an-admin-role"),
+             (f":{names.topic}", ":another-topic"),
+             (f"repository/{config.IMAGE_REPOSITORY}", "repository/another-image"),
+             ("log-group:/aws/sagemaker/", "log-group:/aws/lambda/"),
+             ("model/byo-model-", "model/another-model-"),
+             ("endpoint-config/byo-config-", "endpoint-config/another-config-"),
+             (f"endpoint/{config.ENDPOINT_NAME}", "endpoint/another-endpoint"),
+             ("rule/StepFunctions", "rule/Another"),
+             (f"/{config.DATA_PREFIX}/", "/someone-elses-data/")]
+    variants = [Request(request.action, request.resource.replace(old, new), request.context)
+                for old, new in swaps if old in request.resource]
+    context = dict(request.context)
+    if "sagemaker:InstanceTypes" in context:
+        context["sagemaker:InstanceTypes"] = ["ml.p4d.24xlarge"]
+    if "iam:PassedToService" in context:
+        context["iam:PassedToService"] = "ec2.amazonaws.com"
+    if "s3:prefix" in context:
+        context["s3:prefix"] = "someone-elses-data/"
+    if "cloudwatch:namespace" in context:
+        context["cloudwatch:namespace"] = "Billing"
+    if context != request.context:
+        variants.append(Request(request.action, request.resource, context))
+    return variants
+
+
+@pytest.mark.parametrize("role", [config.WORKFLOW_ROLE, config.SAGEMAKER_ROLE])
+def test_nothing_outside_the_series_is_allowed(histories, series, role):
+    names = workflows.Names.from_aws(series)
+    policy = permissions.scoped_policy(role, names)
+    derive = (permissions.workflow_role_requests if role == config.WORKFLOW_ROLE
+              else permissions.sagemaker_role_requests)
+    unscoped = []
+    for request in set(requests_of(histories, names, derive)):
+        variants = elsewhere(request, names)
+        if not variants:
+            unscoped.append(request.action)
+        allowed = [str(v) for v in variants if permissions.allows(policy, v)]
+        assert allowed == [], f"{request} is scoped, yet these are allowed too: {allowed}"
+    # What AWS itself cannot scope to a resource, and nothing else:
+    assert sorted(set(unscoped)) == (["ecr:GetAuthorizationToken"]
+                                     if role == config.SAGEMAKER_ROLE else [])
+
+
+def test_the_documents_policy_misses_what_section_5_calls(histories, series):
+    """The document's Step Functions policy has no sagemaker:DescribeEndpoint, which §5's wait
+    loop calls: one reason the scoped variant is the default."""
+    names = workflows.Names.from_aws(series)
+    document = helpers.prerequisites.load_policy("stepfunctions-execution-policy.json")
+    missing = permissions.denied(document, requests_of(histories, names,
+                                                       permissions.workflow_role_requests))
+    assert {r.action for r in missing} == {"sagemaker:DescribeEndpoint"}
+
+
+@pytest.mark.parametrize("role", [config.WORKFLOW_ROLE, config.SAGEMAKER_ROLE])
+def test_parliament_finds_nothing_in_the_scoped_policies(role):
+    names = workflows.Names("000000000000", "eu-west-1", "a-bucket", "alerts")
+    policy = analyze_policy_string(json.dumps(permissions.scoped_policy(role, names)))
+    assert [(f.issue, f.detail) for f in policy.findings] == []
+
+
+def test_parliament_does_flag_the_documents_policies():
+    """The linter is not blind: the document's Resource "*" statements are findings."""
+    for file_name in ("stepfunctions-execution-policy.json", "sagemaker-execution-policy.json"):
+        policy = analyze_policy_string(json.dumps(helpers.prerequisites.load_policy(file_name)))
+        assert "RESOURCE_STAR" in {f.issue for f in policy.findings}
+
+
+def test_the_evaluator_follows_iam(series):
+    policy = {"Statement": [
+        {"Effect": "Allow", "Action": "s3:Get*", "Resource": "arn:aws:s3:::b/data/*"},
+        {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*",
+         "Condition": {"ForAllValues:StringEquals": {"ec2:InstanceType": ["t3.micro"]}}},
+        {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/data/secret*"}]}
+    assert permissions.allows(policy, Request("S3:GETOBJECT", "arn:aws:s3:::b/data/x.csv"))
+    assert not permissions.allows(policy, Request("s3:GetObject", "arn:aws:s3:::b/other/x"))
+    assert not permissions.allows(policy, Request("s3:GetObject", "arn:aws:s3:::b/data/secret"))
+    assert not permissions.allows(policy, Request("s3:PutObject", "arn:aws:s3:::b/data/x"))
+    assert permissions.allows(policy, Request("ec2:RunInstances", "*",
+                                              {"ec2:InstanceType": ["t3.micro"]}))
+    assert not permissions.allows(policy, Request("ec2:RunInstances", "*",
+                                                  {"ec2:InstanceType": ["t3.micro", "p4d"]}))
+
+
+def test_roles_get_the_scoped_policy_unless_the_document_is_asked_for(series):
+    iam = series.client("iam")
+    names = workflows.Names.from_aws(series)
+
+    def put_policy():
+        return iam.get_role_policy(RoleName=config.WORKFLOW_ROLE,
+                                   PolicyName="StepFunctionsExecutionWithSageMakerTask")[
+            "PolicyDocument"]
+
+    assert put_policy() == permissions.scoped_policy(config.WORKFLOW_ROLE, names)
+    document_settings = helpers.aws.Aws(
+        config.Settings(**{**series.settings.__dict__, "policies": "document"}),
+        series.session, series.endpoint_url)
+    try:
+        helpers.prerequisites.ensure_role(document_settings, config.WORKFLOW_ROLE)
+        assert put_policy() == helpers.prerequisites.load_policy(
+            "stepfunctions-execution-policy.json")
+    finally:
+        helpers.prerequisites.ensure_role(series, config.WORKFLOW_ROLE)
