@@ -8,6 +8,7 @@ import time
 
 import pandas as pd
 
+from . import config
 from .names import Names
 
 
@@ -21,6 +22,7 @@ def subscribe_queue(aws) -> str:
     sqs, sns = aws.client("sqs"), aws.client("sns")
     topic_arn = Names.from_aws(aws).topic_arn
     url = sqs.create_queue(QueueName=queue_name(aws))["QueueUrl"]
+    sqs.tag_queue(QueueUrl=url, Tags={config.SERIES_TAG_KEY: config.SERIES_TAG_VALUE})
     queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])[
         "Attributes"]["QueueArn"]
     # A queue accepts SNS deliveries only if its policy allows this topic to send.

@@ -21,7 +21,9 @@ STATE_MACHINE_PREFIX = "sagemaker-byo-"
 # purpose type SageMaker hosting offers). Both bill by the hour on AWS; see helpers.workflows.
 TRAINING_INSTANCE_TYPE = "ml.c4.2xlarge"
 ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
-ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"  # the one endpoint §5 creates, then updates
+ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"
+# Everything the series creates carries this tag, so that a user (and the clean-up) can find it.
+SERIES_TAG_KEY, SERIES_TAG_VALUE = "created-by", "sagemaker-step-functions-tutorial"  # the one endpoint §5 creates, then updates
 
 
 class ConfigError(ValueError):

@@ -41,10 +41,14 @@ def image_uri(aws) -> str:
 
 def ensure_repository(aws) -> str:
     ecr = aws.client("ecr")
+    tags = [{"Key": config.SERIES_TAG_KEY, "Value": config.SERIES_TAG_VALUE}]
     try:
-        ecr.create_repository(repositoryName=config.IMAGE_REPOSITORY)
+        ecr.create_repository(repositoryName=config.IMAGE_REPOSITORY, tags=tags)
         return "created"
     except ecr.exceptions.RepositoryAlreadyExistsException:
+        arn = ecr.describe_repositories(repositoryNames=[config.IMAGE_REPOSITORY])[
+            "repositories"][0]["repositoryArn"]
+        ecr.tag_resource(resourceArn=arn, tags=tags)
         return "existed"
 
 

@@ -109,6 +109,7 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
             needed.append(Request("sagemaker:CreateTrainingJob", job, {
                 "sagemaker:InstanceTypes": [parameters["ResourceConfig"]["InstanceType"]]}))
             needed.append(_pass_role(parameters["RoleArn"]))
+            needed += _tagging(parameters, job)
             if resource.endswith(".sync"):
                 needed += [Request(action, job) for action in (
                     "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
@@ -117,21 +118,24 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
                 needed += [Request(f"events:{action}", rule)
                            for action in ("PutTargets", "PutRule", "DescribeRule")]
         elif resource_type == "sagemaker" and api == "createModel":
-            needed.append(Request("sagemaker:CreateModel", _arn(
-                names, "sagemaker", f"model/{parameters['ModelName'].lower()}")))
+            model = _arn(names, "sagemaker", f"model/{parameters['ModelName'].lower()}")
+            needed += [Request("sagemaker:CreateModel", model)] + _tagging(parameters, model)
             needed.append(_pass_role(parameters["ExecutionRoleArn"]))
         elif resource_type == "sagemaker" and api == "createEndpointConfig":
-            needed.append(Request("sagemaker:CreateEndpointConfig", _arn(
-                names, "sagemaker",
-                f"endpoint-config/{parameters['EndpointConfigName'].lower()}"), {
+            config_arn = _arn(names, "sagemaker",
+                              f"endpoint-config/{parameters['EndpointConfigName'].lower()}")
+            needed.append(Request("sagemaker:CreateEndpointConfig", config_arn, {
                 "sagemaker:InstanceTypes": [variant["InstanceType"] for variant in
                                             parameters["ProductionVariants"]]}))
+            needed += _tagging(parameters, config_arn)
         elif resource_type == "sagemaker" and api in ("createEndpoint", "updateEndpoint"):
             action = "sagemaker:" + api[0].upper() + api[1:]
             endpoint = parameters["EndpointName"].lower()
             config_name = parameters["EndpointConfigName"].lower()
-            needed += [Request(action, _arn(names, "sagemaker", f"endpoint/{endpoint}")),
+            endpoint_arn = _arn(names, "sagemaker", f"endpoint/{endpoint}")
+            needed += [Request(action, endpoint_arn),
                        Request(action, _arn(names, "sagemaker", f"endpoint-config/{config_name}"))]
+            needed += _tagging(parameters, endpoint_arn)
         elif resource_type == "aws-sdk:sagemaker" and resource == "describeEndpoint":
             needed.append(Request("sagemaker:DescribeEndpoint", _arn(
                 names, "sagemaker", f"endpoint/{parameters['EndpointName'].lower()}")))
@@ -141,6 +145,11 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
             raise ValueError(f"No IAM mapping for the {resource_type} task {resource}: add it "
                              "to helpers.permissions before using it in a workflow.")
     return needed
+
+
+def _tagging(parameters: dict, arn: str) -> list[Request]:
+    """Tags given at creation need sagemaker:AddTags on the new resource as well."""
+    return [Request("sagemaker:AddTags", arn)] if parameters.get("Tags") else []
 
 
 def _pass_role(role_arn: str) -> Request:

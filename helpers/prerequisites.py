@@ -16,7 +16,7 @@ from . import config
 from .names import Names
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
-SERIES_TAG = {"Key": "created-by", "Value": "sagemaker-step-functions-tutorial"}
+SERIES_TAG = {"Key": config.SERIES_TAG_KEY, "Value": config.SERIES_TAG_VALUE}
 # role name -> (trust policy file, permissions policy file, inline policy name)
 ROLES = {
     config.SAGEMAKER_ROLE: ("sagemaker-trust-policy.json", "sagemaker-execution-policy.json",
@@ -66,10 +66,12 @@ def ensure_role(aws, role_name: str) -> str:
     try:
         iam.get_role(RoleName=role_name)
         iam.update_assume_role_policy(RoleName=role_name, PolicyDocument=trust)
+        iam.tag_role(RoleName=role_name, Tags=[SERIES_TAG])
         outcome = "existed"
     except iam.exceptions.NoSuchEntityException:
         iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=trust,
-                        Description="Created by the SageMaker + Step Functions tutorial")
+                        Description="Created by the SageMaker + Step Functions tutorial",
+                        Tags=[SERIES_TAG])
         outcome = "created"
     iam.put_role_policy(RoleName=role_name, PolicyName=policy_name,
                         PolicyDocument=json.dumps(role_policy(aws, role_name)))
@@ -83,6 +85,8 @@ def ensure_topic(aws) -> str:
     existed = any(t["TopicArn"] == arn for page in sns.get_paginator("list_topics").paginate()
                   for t in page["Topics"])
     sns.create_topic(Name=aws.settings.topic)
+    # Tagged apart from CreateTopic: that call fails on an existing topic with other tags.
+    sns.tag_resource(ResourceArn=arn, Tags=[SERIES_TAG])
     return "existed" if existed else "created"
 
 

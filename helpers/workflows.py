@@ -17,6 +17,9 @@ from .names import Names  # noqa: F401 - notebooks use helpers.workflows.Names
 from .sdk import Intrinsic, steps
 
 DOCUMENT_COMMENT = "An example to train and host SageMaker model"
+# The series' tag on the SageMaker resources its own workflows (§3-§5) create. §1 and §2 stay
+# exactly the document's definitions, without tags.
+SAGEMAKER_TAGS = {config.SERIES_TAG_KEY: config.SERIES_TAG_VALUE}
 TRAINING_JOB_PREFIX = "sagemaker-bring-your-own"
 # The document's training resources. ml.c4.2xlarge bills by the hour on AWS (about $0.48/h in
 # us-east-1 at the time of writing); a training job of the series runs for a few minutes.
@@ -64,7 +67,8 @@ def workflow(name: str, chain, names: Names, aws=None):
     client = aws.client("stepfunctions") if aws else boto3.client(
         "stepfunctions", region_name=names.region)
     return sdk.Workflow(name=config.STATE_MACHINE_PREFIX + name, definition=chain,
-                        role=names.workflow_role_arn, comment=DOCUMENT_COMMENT, client=client)
+                        role=names.workflow_role_arn, comment=DOCUMENT_COMMENT, client=client,
+                        tags=[{"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE}])
 
 
 def training(names: Names, aws=None):
@@ -142,6 +146,7 @@ def training_step_from_input(names: Names, aws=None, state_id: str = "Train mode
         job_name=Intrinsic("States.Format('{}-{}', $$.Execution.Input.ModelPrefix, "
                            "$$.Execution.Name)"),
         hyperparameters=run["Hyperparameters"], output_data_config_path=run["OutputPath"],
+        tags=SAGEMAKER_TAGS,
         parameters={
             "AlgorithmSpecification": {"TrainingImage": run["TrainingImage"]},
             "RoleArn": run["TrainingRoleArn"],
@@ -178,7 +183,7 @@ def split_training_step(names: Names, aws, state_id: str, job_name: str, hyperpa
     return steps.TrainingStep(state_id, estimator=estimator(names, aws,
                                                             metric_definitions=METRIC_DEFINITIONS),
                               job_name=Intrinsic(job_name), data=channels,
-                              hyperparameters=hyperparameters)
+                              hyperparameters=hyperparameters, tags=SAGEMAKER_TAGS)
 
 
 def train_multiple(names: Names, aws=None, max_concurrency: int = 2):
@@ -225,15 +230,16 @@ def train_and_host(names: Names, aws=None):
                                 f"States.Format('byo-hosted-{{}}', {by_run})",
                                 {"max_leaf_nodes": "8"})
     model = steps.ModelStep("Create model", model=train.get_expected_model(),
-                            model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"))
+                            model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"),
+                            tags=SAGEMAKER_TAGS)
     endpoint_config = steps.EndpointConfigStep(
         "Create endpoint configuration",
         endpoint_config_name=Intrinsic(f"States.Format('byo-config-{{}}', {by_run})"),
         model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"),
-        initial_instance_count=1, instance_type=ENDPOINT_INSTANCE_TYPE)
+        initial_instance_count=1, instance_type=ENDPOINT_INSTANCE_TYPE, tags=SAGEMAKER_TAGS)
     config_name = Intrinsic(f"States.Format('byo-config-{{}}', {by_run})")
     create = steps.EndpointStep("Create endpoint", endpoint_name=ENDPOINT_NAME,
-                                endpoint_config_name=config_name)
+                                endpoint_config_name=config_name, tags=SAGEMAKER_TAGS)
     update = steps.EndpointStep("Update endpoint", endpoint_name=ENDPOINT_NAME,
                                 endpoint_config_name=config_name, update=True)
     find = _describe_endpoint("Find the endpoint", result_path=None)
@@ -309,6 +315,8 @@ def create_or_update(aws, workflow) -> str:
     except sfn.exceptions.StateMachineDoesNotExist:
         return workflow.create()
     workflow.state_machine_arn = arn
+    if workflow.tags:
+        sfn.tag_resource(resourceArn=arn, tags=workflow.tags)
     wanted = definition(workflow)
     if json.loads(current["definition"]) != wanted or current["roleArn"] != workflow.role:
         sfn.update_state_machine(stateMachineArn=arn, definition=json.dumps(wanted, indent=2),

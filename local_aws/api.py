@@ -15,6 +15,7 @@ import uuid
 from .faults import FaultInjector
 from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker, SageMakerError
+from .tags import TagStore
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOCATION_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -64,6 +65,7 @@ class LocalAwsApp:
         self.hosting = hosting
         self.faults = faults
         self._admin = admin  # callable(method, path, body) -> (status, dict)
+        self.tags = TagStore()
         self._operations = {
             "CreateTrainingJob": lambda r, region: sagemaker.create_training_job(r, region),
             "DescribeTrainingJob": lambda r, region: sagemaker.describe_training_job(
@@ -72,6 +74,8 @@ class LocalAwsApp:
             "StopTrainingJob": lambda r, region: sagemaker.stop_training_job(
                 r.get("TrainingJobName", ""), region),
             **{operation: getattr(hosting, _snake(operation)) for operation in HOSTING_OPERATIONS},
+            "AddTags": self.tags.add_tags, "ListTags": self.tags.list_tags,
+            "DeleteTags": self.tags.delete_tags,
         }
 
     def __call__(self, environ, start_response):
@@ -91,7 +95,11 @@ class LocalAwsApp:
                 return error_response(start_response,
                                       SageMakerError(fault.error, fault.message, fault.status))
             try:
+                if operation.startswith("Create") and "Tags" in request:
+                    self.tags.check(request["Tags"])  # before anything is created
                 result = self._operations[operation](request, region_of(environ))
+                if operation.startswith("Create"):
+                    self.tags.tag_created(request, result)
             except SageMakerError as error:
                 return error_response(start_response, error)
             return json_response(start_response, 200, result)

@@ -143,14 +143,15 @@ def test_nothing_outside_the_series_is_allowed(histories, series, role):
                                      if role == config.SAGEMAKER_ROLE else [])
 
 
-def test_the_documents_policy_misses_what_section_5_calls(histories, series):
+def test_the_documents_policy_misses_what_the_later_workflows_call(histories, series):
     """The document's Step Functions policy has no sagemaker:DescribeEndpoint, which §5's wait
-    loop calls: one reason the scoped variant is the default."""
+    loop calls, and no sagemaker:AddTags, which tagging at creation needs (§3-§5 tag what they
+    create): two reasons the scoped variant is the default."""
     names = workflows.Names.from_aws(series)
     document = helpers.prerequisites.load_policy("stepfunctions-execution-policy.json")
     missing = permissions.denied(document, requests_of(histories, names,
                                                        permissions.workflow_role_requests))
-    assert {r.action for r in missing} == {"sagemaker:DescribeEndpoint"}
+    assert {r.action for r in missing} == {"sagemaker:DescribeEndpoint", "sagemaker:AddTags"}
 
 
 @pytest.mark.parametrize("role", [config.WORKFLOW_ROLE, config.SAGEMAKER_ROLE])
