@@ -85,6 +85,16 @@ def _workshop(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from . import export
+    written = export.export(Path(args.directory).resolve())
+    for path in written:
+        print(_shown(path))
+    print(f"{len(written)} files. Deploy one with: aws cloudformation deploy --template-file "
+          "<workflow>.template.json --stack-name <name> --capabilities CAPABILITY_IAM")
+    return 0
+
+
 def _shown(path: Path) -> str:
     return str(path.relative_to(Path.cwd())) if path.is_relative_to(Path.cwd()) else str(path)
 
@@ -120,6 +130,12 @@ def main(argv=None) -> int:
     workshop.add_argument("directory", nargs="?", default="build/workshop",
                           help="where to write them (default: build/workshop)")
     workshop.set_defaults(run=_workshop)
+
+    export = commands.add_parser("export", help="each workflow as ASL and as a CloudFormation "
+                                 "template with its roles, topic and bucket")
+    export.add_argument("directory", nargs="?", default="build/export",
+                        help="where to write them (default: build/export)")
+    export.set_defaults(run=_export)
 
     args = parser.parse_args(argv)
     try:
