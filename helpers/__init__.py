@@ -6,9 +6,10 @@ line (`python -m helpers local status`) does not wait for the SDKs to import.
 """
 import importlib
 
-_MODULES = ("alerts", "aws", "cleanup", "config", "container", "data", "display", "executions",
-            "exercises", "faults", "graph", "hosting", "inputs", "names", "prerequisites",
-            "rebuilding", "sdk", "series", "site", "workflows", "workshop")
+_MODULES = ("alerts", "aws", "cleanup", "config", "container", "costs", "data", "display",
+            "executions", "exercises", "export", "faults", "graph", "hosting", "inputs", "names",
+            "permissions", "preflight", "prerequisites", "rebuilding", "sdk", "series", "site",
+            "workflows", "workshop")
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "reset": "rebuilding", "Json": "display",
           "SideBySide": "display"}
 

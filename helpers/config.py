@@ -4,6 +4,7 @@ TUTORIAL_STATE_DIR, TUTORIAL_LOCAL_MAX_TRAINING_JOBS). Nothing here talks to AWS
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -17,10 +18,14 @@ IMAGE_REPOSITORY = "sagemaker-bring-your-own"
 SAGEMAKER_ROLE = "u-SageMakerExecutionRole"
 WORKFLOW_ROLE = "u-StepFunctionsExecutionWithSageMakerTask"
 STATE_MACHINE_PREFIX = "sagemaker-byo-"
-# The document's training instance type, and the endpoint's (ml.m5.large: the cheapest general
-# purpose type SageMaker hosting offers). Both bill by the hour on AWS; see helpers.workflows.
-TRAINING_INSTANCE_TYPE = "ml.c4.2xlarge"
+# Instance types. Locally nothing bills, and the definitions keep the document's training type;
+# on AWS the defaults are the cheapest types that run this container (helpers.costs has prices).
+# TUTORIAL_TRAINING_INSTANCE_TYPE / TUTORIAL_ENDPOINT_INSTANCE_TYPE override either.
+TRAINING_INSTANCE_TYPE = "ml.c4.2xlarge"  # the document's
 ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
+AWS_TRAINING_INSTANCE_TYPE = "ml.m5.large"
+AWS_ENDPOINT_INSTANCE_TYPE = "ml.t2.medium"
+INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"
 # Everything the series creates carries this tag, so that a user (and the clean-up) can find it.
 SERIES_TAG_KEY, SERIES_TAG_VALUE = "created-by", "sagemaker-step-functions-tutorial"  # the one endpoint §5 creates, then updates
@@ -39,6 +44,8 @@ class Settings:
     local_port: int
     state_dir: Path
     policies: str = "scoped"  # the roles' policies: "scoped" (least privilege) or "document"
+    training_instance_type: str = TRAINING_INSTANCE_TYPE
+    endpoint_instance_type: str = ENDPOINT_INSTANCE_TYPE
 
     @property
     def is_local(self) -> bool:
@@ -71,7 +78,19 @@ def settings() -> Settings:
         topic=os.environ.get("TUTORIAL_TOPIC", "sagemaker-workflow-alerts"),
         local_port=int(port),
         state_dir=Path(os.environ.get("TUTORIAL_STATE_DIR") or REPO_ROOT / ".local-aws"),
-        policies=policies)
+        policies=policies,
+        training_instance_type=_instance_type("TUTORIAL_TRAINING_INSTANCE_TYPE", backend == "aws",
+                                              AWS_TRAINING_INSTANCE_TYPE, TRAINING_INSTANCE_TYPE),
+        endpoint_instance_type=_instance_type("TUTORIAL_ENDPOINT_INSTANCE_TYPE", backend == "aws",
+                                              AWS_ENDPOINT_INSTANCE_TYPE, ENDPOINT_INSTANCE_TYPE))
+
+
+def _instance_type(variable: str, on_aws: bool, aws_default: str, local_default: str) -> str:
+    value = os.environ.get(variable, "").strip() or (aws_default if on_aws else local_default)
+    if not INSTANCE_TYPE_PATTERN.match(value):
+        raise ConfigError(f"{variable} must be a SageMaker instance type such as "
+                          f"{aws_default}; got {value!r}.")
+    return value
 
 
 def default_bucket(account_id: str, region: str) -> str:

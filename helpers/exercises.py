@@ -17,6 +17,7 @@ from pathlib import Path
 from botocore.exceptions import ClientError
 
 from . import cleanup, config, data, executions, inputs
+from .graph import all_states
 from .names import Names
 
 TRAINING_RESOURCE = "createTrainingJob"
@@ -111,26 +112,13 @@ def _execution(aws, answer, what: str = AN_EXECUTION) -> tuple[dict, dict]:
     return described, json.loads(machine["definition"])
 
 
-def _states(definition: dict) -> dict[str, dict]:
-    """Every state of a definition, those inside Parallel branches and Map iterators included."""
-    found = {}
-    for name, state in definition.get("States", {}).items():
-        found[name] = state
-        for branch in state.get("Branches", []):
-            found.update(_states(branch))
-        for key in ("Iterator", "ItemProcessor"):
-            if key in state:
-                found.update(_states(state[key]))
-    return found
-
-
 def _whole_number(answer, what: str):
     if isinstance(answer, bool) or not isinstance(answer, int):
         raise NotYet(f"`answer` should be {what}; got {_short(answer)}.")
 
 
 def _training_task(definition: dict) -> tuple[str, dict]:
-    tasks = [(name, state) for name, state in _states(definition).items()
+    tasks = [(name, state) for name, state in all_states(definition).items()
              if TRAINING_RESOURCE in state.get("Resource", "")]
     if not tasks:
         raise NotYet("The workflow you ran has no training task (a Task whose Resource is "
@@ -574,7 +562,7 @@ def _gate(states: dict, after: str, passes_to_type: str | None, passes_to_name: 
 @exercise("06.1", "A gate after the Map", AN_EXECUTION)
 def _gate_after_map(aws, answer, feedback):
     described, definition = _execution(aws, answer)
-    states = _states(definition)
+    states = all_states(definition)
     maps = [name for name, state in definition["States"].items() if state["Type"] == "Map"]
     if not maps:
         raise NotYet("The workflow you ran has no Map state: start from "
@@ -627,7 +615,7 @@ def _serial_map(aws, answer, feedback):
 @exercise("07.1", "An accuracy gate before deploying", AN_EXECUTION)
 def _gate_before_model(aws, answer, feedback):
     described, definition = _execution(aws, answer)
-    states = _states(definition)
+    states = all_states(definition)
     training = next((name for name, state in definition["States"].items()
                      if TRAINING_RESOURCE in state.get("Resource", "")), None)
     if training is None or "Create model" not in states:

@@ -1,7 +1,7 @@
 """Infrastructure as code: each workflow as Amazon States Language and as a CloudFormation
 template holding the state machine and its prerequisites (`python -m helpers export [DIR]`).
 
-The files are region- and account-neutral: the ASL names deployment-specific values as
+The files are region- and account-neutral and use the cheapest instance types that work: the ASL names deployment-specific values as
 `${SageMakerRoleArn}`, `${AlertTopicArn}`, `${Bucket}` and `${ImageUri}` (CloudFormation's
 DefinitionSubstitutions fill them in), and the template builds every ARN from the stack's own
 resources and pseudo parameters. The roles get the scoped policies (helpers.permissions). The
@@ -18,7 +18,9 @@ from .names import Names
 DEFAULT_DIR = config.REPO_ROOT / "build" / "export"
 # Stand-ins the workflows are built with, replaced by substitution variables afterwards.
 _STAND_IN = Names(account_id="STANDINACCOUNT", region="standin-region-1",
-                  bucket="standin-bucket", topic="sagemaker-workflow-alerts")
+                  bucket="standin-bucket", topic="sagemaker-workflow-alerts",
+                  training_instance_type=config.AWS_TRAINING_INSTANCE_TYPE,
+                  endpoint_instance_type=config.AWS_ENDPOINT_INSTANCE_TYPE)
 SUBSTITUTIONS = {  # variable -> (stand-in value in the ASL, CloudFormation value)
     "SageMakerRoleArn": (_STAND_IN.sagemaker_role_arn,
                          {"Fn::GetAtt": ["SageMakerExecutionRole", "Arn"]}),

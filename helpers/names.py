@@ -14,10 +14,17 @@ class Names:
     region: str
     bucket: str
     topic: str
+    training_instance_type: str = config.TRAINING_INSTANCE_TYPE
+    endpoint_instance_type: str = config.ENDPOINT_INSTANCE_TYPE
 
     @classmethod
     def from_aws(cls, aws) -> "Names":
-        return cls(aws.account_id, aws.region, aws.bucket, aws.settings.topic)
+        return cls(aws.account_id, aws.region, aws.bucket, aws.settings.topic,
+                   aws.settings.training_instance_type, aws.settings.endpoint_instance_type)
+
+    @property
+    def instance_types(self) -> list[str]:
+        return sorted({self.training_instance_type, self.endpoint_instance_type})
 
     def with_overrides(self, **overrides) -> "Names":
         return replace(self, **{k: v for k, v in overrides.items() if v})

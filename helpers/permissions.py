@@ -30,7 +30,6 @@ from .names import Names
 SCOPED_DIR = Path(__file__).resolve().parent / "policies" / "scoped"
 SCOPED_FILES = {config.SAGEMAKER_ROLE: "sagemaker-execution-policy.json",
                 config.WORKFLOW_ROLE: "stepfunctions-execution-policy.json"}
-INSTANCE_TYPES = sorted({config.TRAINING_INSTANCE_TYPE, config.ENDPOINT_INSTANCE_TYPE})
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
 
 
@@ -40,7 +39,7 @@ def variables(names: Names) -> dict:
             "Bucket": names.bucket, "DataPrefix": config.DATA_PREFIX,
             "Repository": config.IMAGE_REPOSITORY, "SageMakerRole": config.SAGEMAKER_ROLE,
             "Topic": names.topic, "ModelPrefix": MODEL_PREFIX, "ConfigPrefix": CONFIG_PREFIX,
-            "EndpointName": config.ENDPOINT_NAME, "InstanceTypes": INSTANCE_TYPES}
+            "EndpointName": config.ENDPOINT_NAME, "InstanceTypes": names.instance_types}
 
 
 def render(value, values: dict):

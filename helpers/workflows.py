@@ -12,7 +12,7 @@ import secrets
 
 import boto3
 
-from . import config, data, sdk
+from . import config, costs, data, sdk
 from .names import Names  # noqa: F401 - notebooks use helpers.workflows.Names
 from .sdk import Intrinsic, steps
 
@@ -21,9 +21,8 @@ DOCUMENT_COMMENT = "An example to train and host SageMaker model"
 # exactly the document's definitions, without tags.
 SAGEMAKER_TAGS = {config.SERIES_TAG_KEY: config.SERIES_TAG_VALUE}
 TRAINING_JOB_PREFIX = "sagemaker-bring-your-own"
-# The document's training resources. ml.c4.2xlarge bills by the hour on AWS (about $0.48/h in
-# us-east-1 at the time of writing); a training job of the series runs for a few minutes.
-INSTANCE_TYPE = config.TRAINING_INSTANCE_TYPE
+# The document's training resources (the instance type comes from Names: the document's
+# ml.c4.2xlarge locally, the cheapest that works on AWS; see helpers.config and helpers.costs).
 VOLUME_SIZE_GB = 10
 MAX_RUNTIME_SECONDS = 172800
 
@@ -37,7 +36,8 @@ def estimator(names: Names, aws=None, **overrides):
     """The SageMaker Estimator whose settings become the training task's parameters."""
     settings = dict(
         image_uri=names.image_uri, role=names.sagemaker_role_arn, instance_count=1,
-        instance_type=INSTANCE_TYPE, volume_size=VOLUME_SIZE_GB, max_run=MAX_RUNTIME_SECONDS,
+        instance_type=names.training_instance_type, volume_size=VOLUME_SIZE_GB,
+        max_run=MAX_RUNTIME_SECONDS,
         output_path=names.output_path,
         # The SDK would otherwise add Debugger and Profiler settings the document does not have.
         debugger_hook_config=False, disable_profiler=True,
@@ -209,7 +209,6 @@ def train_multiple(names: Names, aws=None, max_concurrency: int = 2):
 # ---- §5: train and host ---------------------------------------------------------------------
 
 ENDPOINT_NAME = config.ENDPOINT_NAME
-ENDPOINT_INSTANCE_TYPE = config.ENDPOINT_INSTANCE_TYPE
 # How long to wait between endpoint status checks: a real endpoint takes minutes to start, the
 # local one about a second. The only place where a definition depends on the backend.
 ENDPOINT_POLL_SECONDS = {"aws": 30, "local": 1}
@@ -236,7 +235,8 @@ def train_and_host(names: Names, aws=None):
         "Create endpoint configuration",
         endpoint_config_name=Intrinsic(f"States.Format('byo-config-{{}}', {by_run})"),
         model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"),
-        initial_instance_count=1, instance_type=ENDPOINT_INSTANCE_TYPE, tags=SAGEMAKER_TAGS)
+        initial_instance_count=1, instance_type=names.endpoint_instance_type,
+        tags=SAGEMAKER_TAGS)
     config_name = Intrinsic(f"States.Format('byo-config-{{}}', {by_run})")
     create = steps.EndpointStep("Create endpoint", endpoint_name=ENDPOINT_NAME,
                                 endpoint_config_name=config_name, tags=SAGEMAKER_TAGS)
@@ -324,6 +324,16 @@ def create_or_update(aws, workflow) -> str:
     return arn
 
 
+def map_items(definition: dict, execution_input: dict) -> int:
+    """How many items the definition's first Map state gets from this input (1 if unknown)."""
+    for state in definition["States"].values():
+        path = state.get("ItemsPath", "")
+        if state["Type"] == "Map" and path.startswith("$.") and "." not in path[2:]:
+            items = execution_input.get(path[2:])
+            return len(items) if isinstance(items, list) else 1
+    return 1
+
+
 def new_execution_name(prefix: str = "run") -> str:
     """Readable and unique: run-20261125-184501-3f9c (24 characters, so the document's job-name
     prefix plus this stays under SageMaker's 63-character limit)."""
@@ -333,7 +343,12 @@ def new_execution_name(prefix: str = "run") -> str:
 
 def start(aws, state_machine_arn: str, name: str | None = None,
           execution_input: dict | None = None) -> str:
-    """Start an execution with an explicit name (it becomes $$.Execution.Name); returns its ARN."""
+    """Start an execution with an explicit name (it becomes $$.Execution.Name); returns its ARN.
+    On AWS it first prints what the run will create that bills by the hour (helpers.costs)."""
+    if not aws.settings.is_local:
+        definition = json.loads(aws.client("stepfunctions").describe_state_machine(
+            stateMachineArn=state_machine_arn)["definition"])
+        print(costs.guard(aws, definition, map_items(definition, execution_input or {})))
     response = aws.client("stepfunctions").start_execution(
         stateMachineArn=state_machine_arn, name=name or new_execution_name(),
         input=json.dumps(execution_input or {}))

@@ -16,6 +16,8 @@ from local_aws.images import local_image_manifest
 from local_aws.server import LocalAwsServer
 
 REPO = Path(__file__).resolve().parents[1]
+# tests/aws_mode runs in an interpreter of its own (see tests/test_aws_mode.py).
+collect_ignore = [] if os.environ.get("TUTORIAL_AWS_MODE_TESTS") else ["aws_mode"]
 REGION = "us-east-1"
 BUCKET = "test-bucket-local-aws"
 

@@ -3,8 +3,6 @@ plausible wrong answers get feedback that names the mistake), `reset` puts a not
 start, and `make workshop` writes student and instructor copies, a plan and an agenda."""
 import json
 import re
-import subprocess
-import sys
 
 import nbformat
 import pytest
@@ -272,41 +270,6 @@ def test_99_clean_up_wrong_answers(local):
     assert "is not it" in said(exercises.check(local, "99.1", right + 1))
     assert exercises.check(local, "99.1", right).passed
     assert "differs from what plan(aws) finds" in said(exercises.check(local, "99.2", []))
-
-
-AWS_BACKEND_CHECKS = """
-import json, tempfile
-from pathlib import Path
-import boto3
-from moto import mock_aws
-import helpers
-from helpers import config, exercises, workflows
-
-with mock_aws():
-    settings = config.Settings(backend="aws", region="us-east-1", bucket=None, topic="alerts",
-                               local_port=0, state_dir=Path(tempfile.mkdtemp()))
-    aws = helpers.aws.Aws(settings, boto3.Session(region_name="us-east-1"), None)
-    helpers.prerequisites.ensure_all(aws)
-    feedback = [exercises.check(aws, "00.2", "sagemaker.amazonaws.com"),
-                exercises.check(aws, "00.1", {"Effect": "Allow", "Action": "iam:PassRole",
-                                              "Resource": "*"}),
-                exercises.check(aws, "99.2", helpers.cleanup.plan(aws))]
-    print(json.dumps([[f.passed, f.problems] for f in feedback]))
-"""
-
-
-def test_checkers_run_on_the_aws_backend_too():
-    """The same checks against AWS's API: moto in-process, no endpoint, fake credentials. In a
-    fresh interpreter, because mock_aws resets moto's backends, which the test session's own
-    in-process local AWS shares."""
-    finished = subprocess.run([sys.executable, "-c", AWS_BACKEND_CHECKS], cwd=config.REPO_ROOT,
-                              capture_output=True, text=True, timeout=300)
-    assert finished.returncode == 0, finished.stderr[-2000:]
-    (trust, trust_problems), (pass_role, pass_role_problems), (plan, _) = json.loads(
-        finished.stdout.strip().splitlines()[-1])
-    assert trust and not trust_problems
-    assert not pass_role and any("Resource is '*'" in p for p in pass_role_problems)
-    assert plan
 
 
 # ---- reset -------------------------------------------------------------------------------------

@@ -32,7 +32,8 @@ def test_every_workflow_has_its_asl_and_template(exported):
 def test_the_asl_parses_and_is_the_workflow_once_substituted(exported, name):
     text = (exported / f"{name}.asl.json").read_text()
     AmazonStateLanguageParser.parse(text)  # the interpreter's own grammar; raises if invalid
-    names = workflows.Names(**DOCUMENT)
+    names = workflows.Names(**DOCUMENT, training_instance_type=config.AWS_TRAINING_INSTANCE_TYPE,
+                            endpoint_instance_type=config.AWS_ENDPOINT_INSTANCE_TYPE)
     values = {"SageMakerRoleArn": names.sagemaker_role_arn, "AlertTopicArn": names.topic_arn,
               "ImageUri": names.image_uri, "Bucket": names.bucket}
     for variable, value in values.items():

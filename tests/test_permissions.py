@@ -65,7 +65,7 @@ def test_the_runs_cover_every_task_of_every_workflow(histories, series):
     for name in workflows.BUILDERS:
         definition = workflows.definition(workflows.build(name, names, series))
         tasks = {state["Resource"].removeprefix("arn:aws:states:::")
-                 for state in helpers.exercises._states(definition).values()
+                 for state in helpers.graph.all_states(definition).values()
                  if state["Type"] == "Task"}
         scheduled = {f"{e['taskScheduledEventDetails']['resourceType']}:"
                      f"{e['taskScheduledEventDetails']['resource']}"

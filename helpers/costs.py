@@ -1,0 +1,76 @@
+"""The cost guard: before a workflow that starts billable instances runs on AWS, say what it will
+create and roughly what that costs, from the definition's instance types.
+
+Prices are SageMaker on-demand list prices in us-east-1 (https://aws.amazon.com/sagemaker/pricing/,
+checked for this series in 2026); other regions differ by a few tens of percent. Training bills per
+second while a job runs; an endpoint bills every hour it exists, used or not. Locally nothing
+bills: the guard then only says what the same run would cost on AWS.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from .graph import all_states, branches_of
+
+TRAINING_PRICE_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.c5.xlarge": 0.204,
+                           "ml.c4.2xlarge": 0.478, "ml.c5.2xlarge": 0.408}
+HOSTING_PRICE_PER_HOUR = {"ml.t2.medium": 0.056, "ml.m5.large": 0.115, "ml.c5.large": 0.102,
+                          "ml.m5.xlarge": 0.23, "ml.c4.2xlarge": 0.557}
+TYPICAL_JOB_MINUTES = 5  # instance start-up and download dominate this container's jobs
+CREATE_TRAINING = "createTrainingJob"
+CREATE_ENDPOINT_CONFIG = "createEndpointConfig"
+
+
+def _price(table: dict, instance_type: str) -> float | None:
+    return table.get(instance_type)
+
+
+def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
+    """One row per billable thing the definition creates: training jobs (a Map's counted
+    `map_items` times) and endpoints, with the hourly price and a typical cost."""
+    rows = []
+    in_map = {name for state in all_states(definition).values() if state["Type"] == "Map"
+              for branch in branches_of(state) for name in all_states(branch)}
+    for name, state in all_states(definition).items():
+        resource, parameters = state.get("Resource", ""), state.get("Parameters", {})
+        if CREATE_TRAINING in resource:
+            instance = parameters.get("ResourceConfig", {}).get("InstanceType", "?")
+            count = parameters.get("ResourceConfig", {}).get("InstanceCount", 1)
+            count *= map_items if name in in_map else 1
+            hourly = _price(TRAINING_PRICE_PER_HOUR, instance)
+            rows.append((name, f"{count} training job(s)", instance, hourly,
+                         f"{count * TYPICAL_JOB_MINUTES} instance-minutes",
+                         None if hourly is None else count * hourly * TYPICAL_JOB_MINUTES / 60))
+        elif CREATE_ENDPOINT_CONFIG in resource:
+            for variant in parameters.get("ProductionVariants", []):
+                hourly = _price(HOSTING_PRICE_PER_HOUR, variant["InstanceType"])
+                rows.append((name, f"{variant['InitialInstanceCount']} endpoint instance(s)",
+                             variant["InstanceType"], hourly, "every hour until deleted",
+                             None if hourly is None else hourly * 24))
+    return pd.DataFrame(rows, columns=["state", "creates", "instance type", "$ per hour",
+                                       "billed for", "typical $ (endpoint: per day)"])
+
+
+def summary(definition: dict, map_items: int = 1) -> str:
+    table = estimate(definition, map_items)
+    if table.empty:
+        return "Nothing in this workflow bills by the hour."
+    lines = []
+    for row in table.itertuples(index=False):
+        price = "price unknown here" if row[3] is None else f"${row[3]:.3f}/h"
+        lines.append(f"- {row.state}: {row.creates} on {row[2]} ({price}), billed for {row[4]}")
+    unknown = table["$ per hour"].isna().any()
+    typical = table["typical $ (endpoint: per day)"].sum()
+    total = ("" if unknown else f" Typical cost of one run: about ${typical:.2f}"
+             + (" per day while the endpoint exists." if "endpoint" in " ".join(table["creates"])
+                else "."))
+    return "\n".join(["This run creates, on AWS:"] + lines) + "\n" + total.strip()
+
+
+def guard(aws, definition: dict, map_items: int = 1) -> str:
+    """What `workflows.start` prints before an execution on AWS (locally: what it would cost)."""
+    text = summary(definition, map_items)
+    if aws.settings.is_local:
+        return "Local backend: nothing bills. On AWS: " + text[0].lower() + text[1:]
+    return text + ("\nDelete what keeps billing when you are done: notebook 99, or "
+                   "`python -m helpers cleanup`." if "endpoint" in text else "")

@@ -1,0 +1,149 @@
+"""Every AWS-backend code path: connecting, naming, the preflight checks, role creation with the
+scoped policies, tags, the cost guard, the image without Docker, clean-up, exercise checks."""
+import json
+
+import pytest
+from botocore.stub import Stubber
+
+import helpers
+from helpers import config, permissions, workflows
+
+
+def test_connect_derives_the_names_from_sts_and_the_region(aws_backend):
+    assert aws_backend.endpoint_url is None and not aws_backend.settings.is_local
+    account = aws_backend.account_id
+    assert aws_backend.bucket == f"sfn-sagemaker-tutorial-{account}-eu-west-1"
+    names = workflows.Names.from_aws(aws_backend)
+    assert names.image_uri == (f"{account}.dkr.ecr.eu-west-1.amazonaws.com/"
+                               f"{config.IMAGE_REPOSITORY}")
+    assert (names.training_instance_type, names.endpoint_instance_type) == (
+        config.AWS_TRAINING_INSTANCE_TYPE, config.AWS_ENDPOINT_INSTANCE_TYPE)
+
+
+def test_prerequisites_are_created_scoped_tagged_and_idempotent(aws_backend):
+    first = helpers.prerequisites.ensure_all(aws_backend)
+    assert set(first["this run"]) == {"created"}
+    assert set(helpers.prerequisites.ensure_all(aws_backend)["this run"]) == {"existed"}
+    s3, iam = aws_backend.client("s3"), aws_backend.client("iam")
+    location = s3.get_bucket_location(Bucket=aws_backend.bucket)["LocationConstraint"]
+    assert location == "eu-west-1"  # outside us-east-1 the bucket names its region
+    names = workflows.Names.from_aws(aws_backend)
+    for role, (_, _, policy_name) in helpers.prerequisites.ROLES.items():
+        policy = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+        assert policy == permissions.scoped_policy(role, names)
+        assert {"Key": config.SERIES_TAG_KEY, "Value": config.SERIES_TAG_VALUE} in \
+            iam.list_role_tags(RoleName=role)["Tags"]
+
+
+def test_preflight_passes_with_permissions_and_names_what_is_missing(aws_backend):
+    iam = aws_backend.client("iam")
+    with Stubber(iam) as stub:
+        for step, actions in helpers.preflight.LEARNER_ACTIONS.items():
+            decisions = ["allowed"] * len(actions)
+            if step.startswith("07"):
+                decisions[0] = "implicitDeny"  # sagemaker:InvokeEndpoint
+            stub.add_response("simulate_principal_policy", {"EvaluationResults": [
+                {"EvalActionName": action, "EvalDecision": decision}
+                for action, decision in zip(actions, decisions)], "IsTruncated": False})
+        table = helpers.preflight.check(aws_backend)
+    rows = dict(zip(table["check"], zip(table["status"], table["detail"])))
+    assert rows["credentials"][0] == "ok" and rows["region"][0] == "ok"
+    assert rows["permissions 07 · endpoint"] == (
+        "missing", rows["permissions 07 · endpoint"][1])
+    assert "not allowed: sagemaker:InvokeEndpoint." in rows["permissions 07 · endpoint"][1]
+    assert not helpers.preflight.ready(table)
+
+
+def test_preflight_without_the_simulator_says_it_could_not_check(aws_backend):
+    with Stubber(aws_backend.client("iam")) as stub:
+        stub.add_client_error("simulate_principal_policy", "AccessDenied", http_status_code=403)
+        table = helpers.preflight.check(aws_backend)
+    assert list(table["status"]) == ["ok", "ok", "not checked"]
+    assert "answered AccessDenied" in table["detail"].iloc[-1]
+    assert "iam:SimulatePrincipalPolicy" in table["detail"].iloc[-1]
+    assert helpers.preflight.ready(table)
+
+
+def test_preflight_without_credentials_says_how_to_get_them(aws_backend, monkeypatch):
+    monkeypatch.delenv("AWS_ACCESS_KEY_ID")
+    monkeypatch.delenv("AWS_SECRET_ACCESS_KEY")
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    table = helpers.preflight.check(helpers.connect())
+    assert table["status"].iloc[0] == "missing" and "aws configure" in table["detail"].iloc[0]
+
+
+def test_a_region_without_sagemaker_is_named(aws_backend, monkeypatch):
+    monkeypatch.setenv("TUTORIAL_REGION", "xx-nowhere-1")
+    aws = helpers.connect()
+    with Stubber(aws.client("iam")) as stub:
+        stub.add_client_error("simulate_principal_policy", "AccessDenied", http_status_code=403)
+        table = helpers.preflight.check(aws)
+    region = table[table["check"] == "region"].iloc[0]
+    assert region["status"] == "missing" and "TUTORIAL_REGION" in region["detail"]
+
+
+def test_the_assumed_role_behind_a_session_is_simulated():
+    assert helpers.preflight.principal_arn(
+        "arn:aws:sts::000000000000:assumed-role/Admin/alice") == \
+        "arn:aws:iam::000000000000:role/Admin"
+
+
+def test_starting_a_workflow_on_aws_prints_the_cost_guard_first(aws_backend, capsys):
+    helpers.prerequisites.ensure_all(aws_backend)
+    names = workflows.Names.from_aws(aws_backend)
+    arn = workflows.create_or_update(aws_backend, workflows.train_and_host(names, aws_backend))
+    workflows.start(aws_backend, arn)
+    printed = capsys.readouterr().out
+    assert "This run creates, on AWS:" in printed
+    assert f"1 endpoint instance(s) on {config.AWS_ENDPOINT_INSTANCE_TYPE} ($0.056/h)" in printed
+    assert "python -m helpers cleanup" in printed
+    sfn = aws_backend.client("stepfunctions")
+    tags = sfn.list_tags_for_resource(resourceArn=arn)["tags"]
+    assert {"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE} in tags
+
+
+def test_publishing_the_image_without_docker_says_what_to_do(aws_backend):
+    with pytest.raises(helpers.container.DockerUnavailable, match="needs a running Docker"):
+        helpers.container.publish_image(aws_backend)
+    ecr = aws_backend.client("ecr")  # the repository is there for the push, tagged
+    repository = ecr.describe_repositories(repositoryNames=[config.IMAGE_REPOSITORY])[
+        "repositories"][0]
+    assert {"Key": config.SERIES_TAG_KEY, "Value": config.SERIES_TAG_VALUE} in \
+        ecr.list_tags_for_resource(resourceArn=repository["repositoryArn"])["tags"]
+
+
+def test_clean_up_deletes_everything_the_series_made_and_nothing_else(aws_backend):
+    helpers.prerequisites.ensure_all(aws_backend)
+    helpers.alerts.subscribe_queue(aws_backend)
+    helpers.data.upload(aws_backend)
+    names = workflows.Names.from_aws(aws_backend)
+    workflows.create_or_update(aws_backend, workflows.training(names, aws_backend))
+    other = aws_backend.client("stepfunctions").create_state_machine(
+        name="someone-elses", roleArn=names.workflow_role_arn,
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    items = helpers.cleanup.plan(aws_backend)
+    kinds = {kind for kind, _ in items}
+    assert kinds >= {"state machine", "S3 object", "S3 bucket", "SNS topic", "SQS queue",
+                     "IAM role", "SNS subscription"}
+    helpers.cleanup.delete(aws_backend, items)
+    assert helpers.cleanup.plan(aws_backend) == []
+    remaining = aws_backend.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert [m["stateMachineArn"] for m in remaining] == [other["stateMachineArn"]]
+
+
+def test_a_bucket_the_series_did_not_create_is_not_deleted(aws_backend):
+    aws_backend.client("s3").create_bucket(
+        Bucket=aws_backend.bucket, CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
+    assert helpers.prerequisites.ensure_bucket(aws_backend) == "existed"
+    assert ("S3 bucket", aws_backend.bucket) not in helpers.cleanup.plan(aws_backend)
+
+
+def test_exercise_checks_answer_on_aws(aws_backend):
+    helpers.prerequisites.ensure_all(aws_backend)
+    assert helpers.exercises.check(aws_backend, "00.2", "sagemaker.amazonaws.com").passed
+    feedback = helpers.exercises.check(aws_backend, "00.1", {
+        "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"})
+    assert not feedback.passed and any("Resource is '*'" in p for p in feedback.problems)
+    assert helpers.exercises.check(aws_backend, "99.2", helpers.cleanup.plan(aws_backend)).passed
