@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pandas as pd
 
+from . import config
 from .graph import all_states, branches_of
 
 TRAINING_PRICE_PER_HOUR = {"ml.m5.large": 0.115, "ml.m5.xlarge": 0.23, "ml.c5.xlarge": 0.204,
@@ -51,7 +52,8 @@ def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
                                        "billed for", "typical $ (endpoint: per day)"])
 
 
-def summary(definition: dict, map_items: int = 1) -> str:
+def summary(definition: dict, map_items: int = 1,
+            heading: str = "This run creates, on AWS:") -> str:
     table = estimate(definition, map_items)
     if table.empty:
         return "Nothing in this workflow bills by the hour."
@@ -64,13 +66,16 @@ def summary(definition: dict, map_items: int = 1) -> str:
     total = ("" if unknown else f" Typical cost of one run: about ${typical:.2f}"
              + (" per day while the endpoint exists." if "endpoint" in " ".join(table["creates"])
                 else "."))
-    return "\n".join(["This run creates, on AWS:"] + lines) + "\n" + total.strip()
+    return "\n".join([heading] + lines) + "\n" + total.strip()
 
 
 def guard(aws, definition: dict, map_items: int = 1) -> str:
     """What `workflows.start` prints before an execution on AWS (locally: what it would cost)."""
-    text = summary(definition, map_items)
     if aws.settings.is_local:
-        return "Local backend: nothing bills. On AWS: " + text[0].lower() + text[1:]
+        return summary(definition, map_items, heading=(
+            "Nothing bills on the local backend. On AWS, with these instance types, this run "
+            f"would create (the AWS defaults are {config.AWS_TRAINING_INSTANCE_TYPE} for "
+            f"training, {config.AWS_ENDPOINT_INSTANCE_TYPE} for endpoints):"))
+    text = summary(definition, map_items)
     return text + ("\nDelete what keeps billing when you are done: notebook 99, or "
                    "`python -m helpers cleanup`." if "endpoint" in text else "")

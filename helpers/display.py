@@ -61,20 +61,24 @@ class Json:
 
 
 class SideBySide:
-    """Python on the left, the ASL it produces on the right (HTML in a notebook, text elsewhere)."""
+    """Two texts side by side, by default Python on the left and the ASL it produces on the right
+    (HTML in a notebook, text elsewhere); a dict is shown as JSON."""
 
-    def __init__(self, python: str, asl):
-        self.python = python
-        self.asl = asl if isinstance(asl, str) else as_json(asl)
+    def __init__(self, left, right,
+                 titles: tuple[str, str] = ("Python (stepfunctions SDK)", "Amazon States Language")):
+        self.left, self.right = (value if isinstance(value, str) else as_json(value)
+                                 for value in (left, right))
+        self.titles = titles
 
     def _repr_html_(self):
         cell = ('<td style="vertical-align:top;text-align:left"><b>{}</b>'
                 '<pre style="font-size:85%">{}</pre></td>')
-        return ("<table><tr>" + cell.format("Python (stepfunctions SDK)", html.escape(self.python))
-                + cell.format("Amazon States Language", html.escape(self.asl)) + "</tr></table>")
+        return ("<table><tr>" + "".join(cell.format(html.escape(title), html.escape(text))
+                                        for title, text in zip(self.titles, (self.left, self.right)))
+                + "</tr></table>")
 
     def __repr__(self):
-        return f"# Python\n{self.python}\n# Amazon States Language\n{self.asl}"
+        return f"# {self.titles[0]}\n{self.left}\n# {self.titles[1]}\n{self.right}"
 
 
 def source(function) -> str:

