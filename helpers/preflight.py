@@ -15,31 +15,55 @@ import boto3
 import pandas as pd
 from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
 
-# What the notebooks ask AWS to do with the learner's own credentials, by the step that needs it
-# (the roles' permissions are helpers.permissions' business).
+# What the notebooks ask AWS to do with the learner's own credentials, by the step that needs it.
+# tests/test_preflight.py records every call the helpers make and checks that it is listed here.
+# (The roles' permissions are helpers.permissions' business.)
 LEARNER_ACTIONS = {
     "00 · roles, bucket, topic": [
         "iam:CreateRole", "iam:GetRole", "iam:PutRolePolicy", "iam:TagRole",
-        "iam:UpdateAssumeRolePolicy", "s3:CreateBucket", "s3:PutBucketTagging",
-        "sns:CreateTopic", "sns:TagResource", "sts:GetCallerIdentity"],
-    "01 · image": ["ecr:CreateRepository", "ecr:TagResource", "ecr:GetAuthorizationToken",
-                   "ecr:InitiateLayerUpload", "ecr:UploadLayerPart", "ecr:CompleteLayerUpload",
-                   "ecr:PutImage", "ecr:BatchCheckLayerAvailability"],
+        "iam:UpdateAssumeRolePolicy", "iam:ListRolePolicies", "s3:CreateBucket",
+        "s3:PutBucketTagging", "sns:CreateTopic", "sns:TagResource", "sns:ListTopics"],
+    "01 · image": ["ecr:CreateRepository", "ecr:DescribeRepositories", "ecr:TagResource",
+                   "ecr:GetAuthorizationToken", "ecr:InitiateLayerUpload",
+                   "ecr:UploadLayerPart", "ecr:CompleteLayerUpload", "ecr:PutImage",
+                   "ecr:BatchCheckLayerAvailability", "ecr:DescribeImages"],
     "02 · data": ["s3:PutObject", "s3:GetObject", "s3:ListBucket", "s3:DeleteObject"],
     "03-07 · workflows": [
         "states:CreateStateMachine", "states:UpdateStateMachine", "states:TagResource",
-        "states:DescribeStateMachine", "states:StartExecution", "states:DescribeExecution",
-        "states:GetExecutionHistory", "iam:PassRole", "sagemaker:DescribeTrainingJob",
-        "sagemaker:ListTrainingJobs", "logs:GetLogEvents", "logs:DescribeLogStreams",
-        "sqs:CreateQueue", "sqs:ReceiveMessage", "sns:Subscribe"],
+        "states:DescribeStateMachine", "states:ListStateMachines", "states:StartExecution",
+        "states:DescribeExecution", "states:GetExecutionHistory", "states:ListExecutions",
+        "states:DescribeStateMachineForExecution", "states:StopExecution", "iam:PassRole",
+        "sagemaker:DescribeTrainingJob", "sagemaker:ListTrainingJobs", "logs:FilterLogEvents",
+        "logs:DescribeLogStreams", "sqs:CreateQueue", "sqs:TagQueue", "sqs:GetQueueUrl",
+        "sqs:GetQueueAttributes", "sqs:SetQueueAttributes", "sqs:ReceiveMessage",
+        "sqs:DeleteMessage", "sns:Subscribe"],
     "07 · endpoint": ["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint",
                       "sagemaker:DeleteEndpoint"],
     "99 · clean-up": [
-        "states:DeleteStateMachine", "sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig",
-        "s3:DeleteBucket", "sns:DeleteTopic", "sqs:DeleteQueue", "iam:DeleteRolePolicy",
-        "iam:DeleteRole", "ecr:DeleteRepository", "logs:DeleteLogStream"],
+        "states:DeleteStateMachine", "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs",
+        "sagemaker:ListModels", "sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig",
+        "s3:GetBucketTagging", "s3:DeleteBucket", "sns:ListSubscriptions", "sns:Unsubscribe",
+        "sns:DeleteTopic", "sqs:ListQueues", "sqs:DeleteQueue", "iam:DeleteRolePolicy",
+        "iam:DeleteRole", "ecr:DeleteRepository", "logs:DescribeLogGroups",
+        "logs:DeleteLogGroup", "logs:DeleteLogStream"],
 }
+# How a boto3 call is named in IAM, where that is not "<service prefix>:<operation>".
+SERVICE_PREFIXES = {"stepfunctions": "states", "sagemaker-runtime": "sagemaker"}
+S3_ACTIONS = {"ListObjectsV2": "s3:ListBucket", "HeadBucket": "s3:ListBucket",
+              "HeadObject": "s3:GetObject", "CreateMultipartUpload": "s3:PutObject",
+              "UploadPart": "s3:PutObject", "CompleteMultipartUpload": "s3:PutObject",
+              "DeleteObjects": "s3:DeleteObject"}
+NEEDS_NO_PERMISSION = {("sts", "GetCallerIdentity")}  # AWS answers it for any identity
 _ASSUMED_ROLE = re.compile(r"^arn:(aws[a-z-]*):sts::(\d{12}):assumed-role/([^/]+)/")
+
+
+def iam_action(service: str, operation: str) -> str | None:
+    """The IAM action a boto3 call (service name, operation name) needs; None if none."""
+    if (service, operation) in NEEDS_NO_PERMISSION:
+        return None
+    if service == "s3":
+        return S3_ACTIONS.get(operation, f"s3:{operation}")
+    return f"{SERVICE_PREFIXES.get(service, service)}:{operation}"
 
 
 def principal_arn(caller_arn: str) -> str:

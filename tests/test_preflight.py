@@ -1,0 +1,59 @@
+"""The preflight's list of what the learner's identity must be allowed is checked against the
+calls the helpers really make: every boto3 call of a run through the series' steps (set-up,
+image, data, workflows, execution reading, alerts, hosting, exercises, reset, clean-up) is
+recorded and must be on the list."""
+import itertools
+
+import boto3
+
+import helpers
+from helpers import config, preflight, workflows
+from helpers.aws import LOCAL_CREDENTIALS, Aws
+from tests.conftest import REGION
+
+
+def recording_aws(server) -> tuple[Aws, set]:
+    calls = set()
+    session = boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
+    session.events.register("before-call", lambda model, **_: calls.add(
+        (model.service_model.service_name, model.name)))
+    settings = config.Settings(backend="local", region=REGION, bucket=None, topic="test-alerts",
+                               local_port=0, state_dir=server.state_dir)
+    return Aws(settings, session, server.url), calls
+
+
+def test_the_learner_actions_cover_every_call_the_helpers_make(server):
+    aws, calls = recording_aws(server)
+    helpers.rebuild(aws)
+    helpers.data.upload_split(aws)
+    helpers.alerts.subscribe_queue(aws)
+    helpers.alerts.receive(aws)
+    names = workflows.Names.from_aws(aws)
+    for name in ("training", "train-and-host"):
+        arn = workflows.create_or_update(aws, workflows.build(name, names, aws))
+        execution = workflows.start(aws, arn)
+        described = helpers.executions.wait(aws, execution, timeout=120)
+        helpers.executions.history(aws, execution)
+        helpers.executions.failures(aws, execution)
+        helpers.graph.draw_execution(aws, execution)
+        helpers.executions.training_logs(aws, helpers.executions.output(described).get(
+            "TrainingJobName", "none") if name == "training" else "none")
+        helpers.exercises.check(aws, "03.1", execution)
+    rows = helpers.data.split("iris.csv")[1]
+    helpers.hosting.evaluate(aws, rows)
+    helpers.hosting.delete_endpoint(aws)
+    helpers.reset(aws, "03")
+    helpers.cleanup.delete(aws, helpers.cleanup.plan(aws))
+    needed = {preflight.iam_action(service, operation) for service, operation in calls} - {None}
+    listed = set(itertools.chain.from_iterable(preflight.LEARNER_ACTIONS.values()))
+    assert len(needed) > 40, sorted(needed)  # the recording saw the run
+    missing = sorted(needed - listed)
+    assert missing == [], "add to preflight.LEARNER_ACTIONS: " + ", ".join(missing)
+
+
+def test_iam_names_of_boto3_calls():
+    assert preflight.iam_action("stepfunctions", "StartExecution") == "states:StartExecution"
+    assert preflight.iam_action("sagemaker-runtime", "InvokeEndpoint") == \
+        "sagemaker:InvokeEndpoint"
+    assert preflight.iam_action("s3", "ListObjectsV2") == "s3:ListBucket"
+    assert preflight.iam_action("sts", "GetCallerIdentity") is None
