@@ -73,7 +73,7 @@ def _cleanup(args) -> int:
 
 def _tutorial(args) -> int:
     from . import series
-    return series.run(keep_running=args.keep_running)
+    return series.run(keep_running=args.keep_running, solutions=args.with_solutions)
 
 
 def _workshop(args) -> int:
@@ -123,6 +123,8 @@ def main(argv=None) -> int:
     tutorial = commands.add_parser("tutorial", help="run every notebook in order (make tutorial)")
     tutorial.add_argument("--keep-running", action="store_true",
                           help="leave the local AWS running afterwards")
+    tutorial.add_argument("--with-solutions", action="store_true",
+                          help="also run the exercises' worked solutions (an instructor's copy)")
     tutorial.set_defaults(run=_tutorial)
 
     workshop = commands.add_parser("workshop", help="student and instructor copies, the plan "

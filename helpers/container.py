@@ -79,7 +79,10 @@ def docker_build_and_push(aws):
     uri = image_uri(aws)
     token = aws.client("ecr").get_authorization_token()["authorizationData"][0]
     user, password = base64.b64decode(token["authorizationToken"]).decode().split(":", 1)
-    subprocess.run([docker, "build", "-t", uri, str(CONTAINER_DIR)], check=True)
+    # The series' instance types are x86: an image built on an ARM laptop (Apple silicon) would
+    # not start on them without the explicit platform.
+    subprocess.run([docker, "build", "--platform", "linux/amd64", "-t", uri, str(CONTAINER_DIR)],
+                   check=True)
     subprocess.run([docker, "login", "--username", user, "--password-stdin",
                     token["proxyEndpoint"]], input=password.encode(), check=True)
     subprocess.run([docker, "push", uri], check=True)

@@ -48,9 +48,13 @@ class _EchoingClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
 
-def execute(path: Path, out_dir: Path, timeout: int = 600) -> dict:
-    """Execute one notebook on a fresh kernel; write the executed copy; return its summary."""
+def execute(path: Path, out_dir: Path, timeout: int = 600, solutions: bool = True) -> dict:
+    """Execute one notebook on a fresh kernel; write the executed copy; return its summary.
+    Without `solutions`, the cells tagged `solution` are left out, as a learner would run it."""
     notebook = nbformat.read(path, as_version=4)
+    if not solutions:
+        notebook.cells = [cell for cell in notebook.cells
+                          if "solution" not in cell.get("metadata", {}).get("tags", [])]
     cells = sum(1 for cell in notebook.cells if cell.cell_type == "code")
     done = 0
 
@@ -80,11 +84,15 @@ def execute(path: Path, out_dir: Path, timeout: int = 600) -> dict:
     return result
 
 
-def run(out_dir: Path = BUILD_DIR / "notebooks", keep_running: bool = False) -> int:
+def run(out_dir: Path = BUILD_DIR / "notebooks", keep_running: bool = False,
+        solutions: bool = False) -> int:
+    """The learner's path through the series; the exercises' worked solutions (which the tests
+    run) only with `solutions`, so that the executed copies and the site give no answers away."""
     settings = config.settings()
     paths = notebooks()
     print(f"Running {len(paths)} notebooks on the {settings.backend} backend "
-          f"(executed copies in {out_dir.relative_to(config.REPO_ROOT)}/)", flush=True)
+          f"(executed copies in {out_dir.relative_to(config.REPO_ROOT)}/"
+          f"{', with the exercises solved' if solutions else ''})", flush=True)
     started_here = False
     if settings.is_local:
         started_here = control.status(settings.state_dir) is None
@@ -94,7 +102,7 @@ def run(out_dir: Path = BUILD_DIR / "notebooks", keep_running: bool = False) -> 
     try:
         for number, path in enumerate(paths, start=1):
             print(f"[{number}/{len(paths)}] {path.name}", flush=True)
-            result = execute(path, out_dir)
+            result = execute(path, out_dir, solutions=solutions)
             results.append(result)
             mark = "ok" if result["status"] == "ok" else "FAILED"
             clear = "\r" if sys.stdout.isatty() else ""
@@ -105,7 +113,8 @@ def run(out_dir: Path = BUILD_DIR / "notebooks", keep_running: bool = False) -> 
         if started_here and not keep_running:
             control.stop(settings.state_dir)
     total = round(time.monotonic() - began, 1)
-    summary = {"backend": settings.backend, "total_seconds": total, "notebooks": results}
+    summary = {"backend": settings.backend, "solutions": solutions, "total_seconds": total,
+               "notebooks": results}
     BUILD_DIR.mkdir(exist_ok=True)
     (BUILD_DIR / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     index = site.build(out_dir, BUILD_DIR / "site")

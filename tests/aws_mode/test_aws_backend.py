@@ -147,3 +147,22 @@ def test_exercise_checks_answer_on_aws(aws_backend):
         "Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"})
     assert not feedback.passed and any("Resource is '*'" in p for p in feedback.problems)
     assert helpers.exercises.check(aws_backend, "99.2", helpers.cleanup.plan(aws_backend)).passed
+
+
+def test_publishing_the_image_with_docker_builds_logs_in_and_pushes(aws_backend, tmp_path,
+                                                                   monkeypatch):
+    """A stand-in `docker` on the PATH records what the series asks of it."""
+    calls = tmp_path / "calls"
+    docker = tmp_path / "bin" / "docker"
+    docker.parent.mkdir()
+    docker.write_text(f'#!/bin/sh\necho "$@" >> {calls}\ncat > /dev/null\n')
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{docker.parent}:/usr/bin:/bin")
+    uri = helpers.container.publish_image(aws_backend)
+    assert uri == workflows.Names.from_aws(aws_backend).image_uri
+    info, build, login, push = calls.read_text().splitlines()
+    assert info == "info"
+    assert build.startswith(f"build --platform linux/amd64 -t {uri} ")
+    assert build.endswith("/container")
+    assert login.startswith("login --username AWS --password-stdin https://")
+    assert push == f"push {uri}"
