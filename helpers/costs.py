@@ -22,10 +22,6 @@ CREATE_TRAINING = "createTrainingJob"
 CREATE_ENDPOINT_CONFIG = "createEndpointConfig"
 
 
-def _price(table: dict, instance_type: str) -> float | None:
-    return table.get(instance_type)
-
-
 def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
     """One row per billable thing the definition creates: training jobs (a Map's counted
     `map_items` times) and endpoints, with the hourly price and a typical cost."""
@@ -35,16 +31,17 @@ def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
     for name, state in all_states(definition).items():
         resource, parameters = state.get("Resource", ""), state.get("Parameters", {})
         if CREATE_TRAINING in resource:
-            instance = parameters.get("ResourceConfig", {}).get("InstanceType", "?")
-            count = parameters.get("ResourceConfig", {}).get("InstanceCount", 1)
-            count *= map_items if name in in_map else 1
-            hourly = _price(TRAINING_PRICE_PER_HOUR, instance)
-            rows.append((name, f"{count} training job(s)", instance, hourly,
-                         f"{count * TYPICAL_JOB_MINUTES} instance-minutes",
-                         None if hourly is None else count * hourly * TYPICAL_JOB_MINUTES / 60))
+            resources = parameters.get("ResourceConfig", {})
+            instance = resources.get("InstanceType", "?")
+            jobs = map_items if name in in_map else 1
+            minutes = jobs * resources.get("InstanceCount", 1) * TYPICAL_JOB_MINUTES
+            hourly = TRAINING_PRICE_PER_HOUR.get(instance)
+            rows.append((name, f"{jobs} training job(s)", instance, hourly,
+                         f"{minutes} instance-minutes",
+                         None if hourly is None else hourly * minutes / 60))
         elif CREATE_ENDPOINT_CONFIG in resource:
             for variant in parameters.get("ProductionVariants", []):
-                hourly = _price(HOSTING_PRICE_PER_HOUR, variant["InstanceType"])
+                hourly = HOSTING_PRICE_PER_HOUR.get(variant["InstanceType"])
                 rows.append((name, f"{variant['InitialInstanceCount']} endpoint instance(s)",
                              variant["InstanceType"], hourly, "every hour until deleted",
                              None if hourly is None else hourly * 24))

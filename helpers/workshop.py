@@ -83,7 +83,7 @@ def schedule(plan: dict, titles: dict[str, str]) -> list[tuple[str, str, str, in
     for entry in plan["notebook"]:
         length = entry["teach"] + entry["exercises"]
         rows.append((f"{minute // 60}:{minute % 60:02d}", entry["number"],
-                     titles[entry["number"]], length))
+                     titles[entry["number"]].split(" · ", 1)[-1], length))
         minute += length
         if entry["number"] == plan.get("break_after"):
             rows.append((f"{minute // 60}:{minute % 60:02d}", "", "Break",
