@@ -48,13 +48,17 @@ class _EchoingClient(NotebookClient):
         return super().process_message(msg, cell, cell_index)
 
 
+def without_solutions(cells: list) -> list:
+    """The cells a learner starts from: those tagged `solution` (worked answers) left out."""
+    return [cell for cell in cells if "solution" not in cell.get("metadata", {}).get("tags", [])]
+
+
 def execute(path: Path, out_dir: Path, timeout: int = 600, solutions: bool = True) -> dict:
     """Execute one notebook on a fresh kernel; write the executed copy; return its summary.
     Without `solutions`, the cells tagged `solution` are left out, as a learner would run it."""
     notebook = nbformat.read(path, as_version=4)
     if not solutions:
-        notebook.cells = [cell for cell in notebook.cells
-                          if "solution" not in cell.get("metadata", {}).get("tags", [])]
+        notebook.cells = without_solutions(notebook.cells)
     cells = sum(1 for cell in notebook.cells if cell.cell_type == "code")
     done = 0
 

@@ -25,10 +25,6 @@ DEFAULT_DIR = config.REPO_ROOT / "build" / "workshop"
 SUMMARY_FILE = config.REPO_ROOT / "build" / "summary.json"
 
 
-def tags(cell) -> list[str]:
-    return cell.get("metadata", {}).get("tags", [])
-
-
 def title(notebook) -> str:
     return notebook.cells[0].source.splitlines()[0].lstrip("# ").strip()
 
@@ -53,7 +49,7 @@ def measured_seconds() -> dict[str, float]:
 
 def student_copy(notebook):
     copied = copy.deepcopy(notebook)
-    copied.cells = [cell for cell in copied.cells if "solution" not in tags(cell)]
+    copied.cells = series.without_solutions(copied.cells)
     for cell in copied.cells:
         if cell.cell_type == "code":
             cell.outputs, cell.execution_count = [], None

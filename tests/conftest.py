@@ -72,15 +72,16 @@ def aws(server):
     return clients
 
 
-def series_aws(server):
-    """The helpers' view of the in-process local AWS, with the series' prerequisites, image,
-    data and an empty alert inbox."""
+def series_aws(server, session: boto3.Session | None = None):
+    """The helpers' view of the in-process local AWS (through `session`, if given), with the
+    series' prerequisites, image, data and an empty alert inbox."""
     import helpers
     from helpers import config
     from helpers.aws import LOCAL_CREDENTIALS, Aws
     settings = config.Settings(backend="local", region=REGION, bucket=None,
                                topic="test-alerts", local_port=0, state_dir=server.state_dir)
-    aws = Aws(settings, boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS), server.url)
+    aws = Aws(settings, session or boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS),
+              server.url)
     helpers.rebuild(aws)
     helpers.alerts.subscribe_queue(aws)
     helpers.alerts.receive(aws)  # each test starts with an empty alert inbox
@@ -92,6 +93,20 @@ def local(server):
     """`series_aws`, re-created for each test: a clean-up test may have deleted the series'
     resources, and an earlier test's alerts must not be read as this one's."""
     return series_aws(server)
+
+
+def run_workflow(aws, workflow, execution_input=None, bad_data=False) -> str:
+    """Create or update a series workflow, run it once (with iris_malformed.csv added to the
+    training data if `bad_data`), wait for the end; returns the execution's ARN."""
+    import contextlib
+
+    import helpers
+    arn = helpers.workflows.create_or_update(aws, workflow)
+    with (helpers.data.temporarily_added(aws, "iris_malformed.csv") if bad_data
+          else contextlib.nullcontext()):
+        execution = helpers.workflows.start(aws, arn, execution_input=execution_input)
+        helpers.executions.wait(aws, execution, timeout=120)
+    return execution
 
 
 def register_image(clients, repository: str, program_dir: Path) -> str:

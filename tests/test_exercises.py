@@ -10,6 +10,7 @@ import pytest
 import helpers
 from helpers import config, exercises, series, workflows, workshop
 from helpers.sdk import steps
+from tests.conftest import run_workflow as run
 
 NOTEBOOKS = series.notebooks()
 CHECK_CALL = re.compile(r'helpers\.exercises\.check\(aws, "(\d\d\.\d)", answer\)')
@@ -80,18 +81,6 @@ def test_an_unknown_exercise_is_named():
 def said(feedback) -> str:
     assert not feedback.passed, repr(feedback)
     return " ".join(feedback.problems)
-
-
-def run(aws, workflow, execution_input=None, bad_data=False) -> str:
-    arn = workflows.create_or_update(aws, workflow)
-    if bad_data:
-        with helpers.data.temporarily_added(aws, "iris_malformed.csv"):
-            execution = workflows.start(aws, arn, execution_input=execution_input)
-            helpers.executions.wait(aws, execution, timeout=120)
-    else:
-        execution = workflows.start(aws, arn, execution_input=execution_input)
-        helpers.executions.wait(aws, execution, timeout=120)
-    return execution
 
 
 def run_definition(aws, name: str, definition: dict, execution_input=None) -> str:

@@ -10,7 +10,7 @@ from parliament import analyze_policy_string
 import helpers
 from helpers import config, permissions, workflows
 from helpers.permissions import Request
-from tests.conftest import series_aws
+from tests.conftest import run_workflow, series_aws
 
 OTHER_ACCOUNT = "0" * 11 + "1"  # another account (written so: the repository scan looks for ids)
 
@@ -30,15 +30,9 @@ def histories(series):
     runs = {}
 
     def run(name, execution_input=None, bad_data=False, times=1):
-        arn = workflows.create_or_update(aws, workflows.build(name, names, aws))
         for _ in range(times):
-            if bad_data:
-                with helpers.data.temporarily_added(aws, "iris_malformed.csv"):
-                    execution = workflows.start(aws, arn, execution_input=execution_input)
-                    helpers.executions.wait(aws, execution, timeout=120)
-            else:
-                execution = workflows.start(aws, arn, execution_input=execution_input)
-                helpers.executions.wait(aws, execution, timeout=120)
+            execution = run_workflow(aws, workflows.build(name, names, aws), execution_input,
+                                     bad_data)
             runs.setdefault(name, []).append(helpers.executions.events(aws, execution))
 
     run("training")

@@ -7,27 +7,18 @@ import itertools
 import boto3
 
 import helpers
-from helpers import config, preflight, workflows
-from helpers.aws import LOCAL_CREDENTIALS, Aws
-from tests.conftest import REGION
+from helpers import preflight, workflows
+from helpers.aws import LOCAL_CREDENTIALS
+from tests.conftest import REGION, series_aws
 
 
-def recording_aws(server) -> tuple[Aws, set]:
+def test_the_learner_actions_cover_every_call_the_helpers_make(server):
     calls = set()
     session = boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
     session.events.register("before-call", lambda model, **_: calls.add(
         (model.service_model.service_name, model.name)))
-    settings = config.Settings(backend="local", region=REGION, bucket=None, topic="test-alerts",
-                               local_port=0, state_dir=server.state_dir)
-    return Aws(settings, session, server.url), calls
-
-
-def test_the_learner_actions_cover_every_call_the_helpers_make(server):
-    aws, calls = recording_aws(server)
-    helpers.rebuild(aws)
+    aws = series_aws(server, session)  # set-up, image, data, inbox: recorded too
     helpers.data.upload_split(aws)
-    helpers.alerts.subscribe_queue(aws)
-    helpers.alerts.receive(aws)
     names = workflows.Names.from_aws(aws)
     for name in ("training", "train-and-host"):
         arn = workflows.create_or_update(aws, workflows.build(name, names, aws))
