@@ -22,8 +22,7 @@ import pandas as pd
 from . import config
 from .data import DATA_DIR
 from .names import Names
-from local_aws.hosting import free_port
-from local_aws.images import local_image_manifest, program_environment
+from local_aws import free_port, local_image_manifest, program_environment
 
 CONTAINER_DIR = config.REPO_ROOT / "container"
 PROGRAM_DIR = CONTAINER_DIR / "decision_trees"

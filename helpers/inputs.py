@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from local_aws.images import IMAGE_URI
+from local_aws import IMAGE_URI
 
 from . import data
 from .names import Names

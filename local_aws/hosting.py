@@ -17,8 +17,6 @@ import datetime as dt
 import os
 import shutil
 import socket
-import subprocess
-import tarfile
 import tempfile
 import threading
 import time
@@ -27,7 +25,9 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import ImageNotFound, program_environment, resolve_program_dir
+from .images import ImageNotFound, resolve_program_dir
+from .programs import Program
+from .s3files import extract_archive, parse_uri
 from .sagemaker import CloudWatchLog, SageMakerError, check_name, now, validation_error
 
 INVOCATION_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
@@ -64,29 +64,26 @@ class Variant:
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{endpoint}-", dir=work_root))
         model_dir = self.workdir / "model"
         model_dir.mkdir()
-        with tarfile.open(model_archive) as archive:
-            archive.extractall(model_dir, filter="data")
+        extract_archive(model_archive, model_dir)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.in_flight = 0
         self._lock = threading.Condition()
-        env = program_environment(program_dir, self.workdir, {
+        self.log = CloudWatchLog(logs, f"/aws/sagemaker/Endpoints/{endpoint}",
+                                 f"{variant_name}/i-{self.port}")
+        self.program = Program(program_dir, "serve", self.workdir, {
             **environment, "SAGEMAKER_BIND_TO_PORT": str(self.port),
             "SERVE_BIND_HOST": "127.0.0.1",
             "MODEL_SERVER_WORKERS": os.environ.get("TUTORIAL_LOCAL_SERVE_WORKERS", "1")})
-        self.log = CloudWatchLog(logs, f"/aws/sagemaker/Endpoints/{endpoint}",
-                                 f"{variant_name}/i-{self.port}")
-        self.process = subprocess.Popen([str(program_dir / "serve")], cwd=self.workdir, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        start_new_session=True)
-        threading.Thread(target=self.log.follow, args=(self.process.stdout,), daemon=True).start()
+        threading.Thread(target=self.log.follow, args=(self.program.lines(),),
+                         daemon=True).start()
 
     def wait_healthy(self, timeout: float) -> str | None:
         """None once /ping answers 200; otherwise why not."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                return f"the container exited with code {self.process.returncode}"
+            if not self.program.running():
+                return f"the container exited with code {self.program.returncode}"
             try:
                 with urllib.request.urlopen(f"{self.url}/ping", timeout=2) as response:
                     if response.status == 200:
@@ -119,16 +116,7 @@ class Variant:
         """Stop after the requests in flight are answered (SIGTERM: gunicorn finishes them)."""
         with self._lock:
             self._lock.wait_for(lambda: self.in_flight == 0, timeout=drain_seconds)
-        if self.process.poll() is None:
-            try:
-                os.killpg(self.process.pid, 15)
-                self.process.wait(10)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                try:
-                    os.killpg(self.process.pid, 9)
-                except ProcessLookupError:
-                    pass
-                self.process.wait()
+        self.program.terminate(grace_seconds=10, wait=True)
         self.log.flush()
         shutil.rmtree(self.workdir, ignore_errors=True)
 
@@ -325,7 +313,7 @@ class LocalHosting:
 
     def running_programs(self) -> int:
         return sum(1 for e in list(self._endpoints.values())
-                   if e.variant and e.variant.process.poll() is None)
+                   if e.variant and e.variant.program.running())
 
     # ---- internals -------------------------------------------------------------------------
 
@@ -362,7 +350,7 @@ class LocalHosting:
         container = model["PrimaryContainer"]
         program_dir = resolve_program_dir(self._clients("ecr", endpoint.region),
                                           container["Image"])
-        bucket, _, key = container["ModelDataUrl"][len("s3://"):].partition("/")
+        bucket, key = parse_uri(container["ModelDataUrl"])
         with tempfile.TemporaryDirectory(dir=self._work_root) as download:
             archive = Path(download) / "model.tar.gz"
             self._clients("s3", endpoint.region).download_file(bucket, key, str(archive))

@@ -24,19 +24,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import shutil
-import signal
-import subprocess
-import tarfile
 import tempfile
 import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .images import ImageNotFound, program_environment, resolve_program_dir
+from .images import ImageNotFound, resolve_program_dir
+from .programs import Program
+from .s3files import UnsafePath, download_prefix, parse_uri, upload_archive
 
 # SageMaker's name rule for jobs, models, endpoint configurations and endpoints.
 NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
@@ -93,7 +91,7 @@ class TrainingJob:
     metrics: dict = field(default_factory=dict)
     log_stream: str | None = None
     stop_reason: str | None = None  # "user" or "max-runtime" once a stop was asked for
-    process: subprocess.Popen | None = None
+    program: Program | None = None
     done: threading.Event = field(default_factory=threading.Event)
 
     @property
@@ -214,7 +212,8 @@ class LocalSageMaker:
             job.stop_reason = "user"
             job.status = "Stopping"
             self._transition(job, "Stopping", "Stopping the training job")
-        self._signal(job)
+        if job.program:
+            job.program.terminate(self._stop_grace)
         return {}
 
     def wait(self, name: str, region: str, timeout: float | None = None) -> bool:
@@ -226,11 +225,12 @@ class LocalSageMaker:
         for job in list(self._jobs.values()):
             if not job.done.is_set():
                 job.stop_reason = job.stop_reason or "user"
-                self._signal(job, kill=True)
+                if job.program:
+                    job.program.kill()
 
     def running_programs(self) -> int:
         return sum(1 for job in list(self._jobs.values())
-                   if job.process and job.process.poll() is None)
+                   if job.program and job.program.running())
 
     # ---- validation ------------------------------------------------------------------------
 
@@ -373,24 +373,17 @@ class LocalSageMaker:
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
                 return (f"ClientError: the local backend supports S3DataType S3Prefix only, "
                         f"channel '{channel['ChannelName']}' uses {source['S3DataType']}")
-            bucket, _, prefix = uri[len("s3://"):].partition("/")
-            folder = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
             target = opt_ml / "input" / "data" / channel["ChannelName"]
             target.mkdir(parents=True, exist_ok=True)
-            found = 0
             try:
-                for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket,
-                                                                        Prefix=prefix):
-                    for item in page.get("Contents", []):
-                        if item["Key"].endswith("/"):
-                            continue  # a "folder" marker, not data
-                        destination = target / item["Key"][len(folder):]
-                        destination.parent.mkdir(parents=True, exist_ok=True)
-                        s3.download_file(bucket, item["Key"], str(destination))
-                        found += 1
+                found = download_prefix(s3, uri, target)
+            except UnsafePath as error:
+                return (f"ClientError: Data download failed for channel "
+                        f"'{channel['ChannelName']}' ({uri}): {error}.")
             except Exception as error:  # noqa: BLE001 - e.g. NoSuchBucket
                 return f"ClientError: Data download failed for {uri}: {error}"
             if not found:
+                bucket, _ = parse_uri(uri)
                 return (f'ClientError: No S3 objects found under S3 URL "{uri}" given in input '
                         "data source. Please ensure that the bucket exists in the selected "
                         "region, that objects exist under that S3 prefix, and that the role "
@@ -418,19 +411,16 @@ class LocalSageMaker:
 
     def _run_program(self, job: TrainingJob, program_dir: Path, opt_ml: Path):
         """Run `train`, stream its output to CloudWatch Logs, enforce MaxRuntimeInSeconds."""
-        env = program_environment(program_dir, opt_ml, {
-            **(job.request.get("Environment") or {}),
-            "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn})
         log = CloudWatchLog(self._clients("logs", job.region), TRAINING_LOG_GROUP,
                             f"{job.name}/algo-1-{int(time.time())}")
         metrics = MetricParser(
             job.request["AlgorithmSpecification"].get("MetricDefinitions") or [], job)
         job.log_stream = log.stream
-        job.process = subprocess.Popen(
-            [str(program_dir / "train")], cwd=opt_ml, env=env, stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT, start_new_session=True)
+        job.program = Program(program_dir, "train", opt_ml, {
+            **(job.request.get("Environment") or {}),
+            "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn})
         if job.stop_reason:  # stopped while the process was starting
-            self._signal(job)
+            job.program.terminate(self._stop_grace)
         max_runtime = job.request["StoppingCondition"].get("MaxRuntimeInSeconds")
         timer = None
         if max_runtime:
@@ -438,11 +428,10 @@ class LocalSageMaker:
             timer.daemon = True
             timer.start()
         try:
-            for raw in job.process.stdout:
-                line = raw.decode("utf-8", errors="replace").rstrip("\n")
+            for line in job.program.lines():
                 log.add(line)
                 metrics.parse(line)
-            exit_code = job.process.wait()
+            exit_code = job.program.wait()
         finally:
             if timer:
                 timer.cancel()
@@ -450,45 +439,18 @@ class LocalSageMaker:
         return exit_code, log.tail()
 
     def _max_runtime_exceeded(self, job: TrainingJob):
-        if job.process and job.process.poll() is None and not job.stop_reason:
+        if job.program and job.program.running() and not job.stop_reason:
             job.stop_reason = "max-runtime"
-            self._signal(job)
-
-    def _signal(self, job: TrainingJob, kill: bool = False):
-        """SIGTERM the program's process group, as SageMaker does; SIGKILL after the grace time."""
-        process = job.process
-        if process is None or process.poll() is not None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGKILL if kill else signal.SIGTERM)
-        except ProcessLookupError:
-            return
-        if not kill:
-            def kill_later():
-                try:
-                    process.wait(self._stop_grace)
-                except subprocess.TimeoutExpired:
-                    try:
-                        os.killpg(process.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-            threading.Thread(target=kill_later, daemon=True).start()
+            job.program.terminate(self._stop_grace)
 
     def _upload_outputs(self, job: TrainingJob, opt_ml: Path) -> str:
-        output_path = job.request["OutputDataConfig"]["S3OutputPath"].rstrip("/")
-        bucket, _, prefix = output_path[len("s3://"):].partition("/")
-        key_prefix = f"{prefix}/{job.name}/output" if prefix else f"{job.name}/output"
+        """/opt/ml/model as model.tar.gz, and /opt/ml/output/data as output.tar.gz when there is
+        some, under <S3OutputPath>/<job>/output/."""
+        output = f"{job.request['OutputDataConfig']['S3OutputPath'].rstrip('/')}/{job.name}/output"
         s3 = self._clients("s3", job.region)
-        for folder, archive in (("model", "model.tar.gz"), ("output/data", "output.tar.gz")):
-            source = opt_ml / folder
-            if archive == "output.tar.gz" and not any(source.iterdir()):
-                continue  # SageMaker uploads output data only when there is some
-            tar_path = opt_ml / archive
-            with tarfile.open(tar_path, "w:gz") as tar:
-                for path in sorted(source.iterdir()):
-                    tar.add(path, arcname=path.name)
-            s3.upload_file(str(tar_path), bucket, f"{key_prefix}/{archive}")
-        return f"s3://{bucket}/{key_prefix}/model.tar.gz"
+        if any((opt_ml / "output" / "data").iterdir()):
+            upload_archive(s3, opt_ml / "output" / "data", f"{output}/output.tar.gz", opt_ml)
+        return upload_archive(s3, opt_ml / "model", f"{output}/model.tar.gz", opt_ml)
 
 
 class CloudWatchLog:
@@ -528,10 +490,10 @@ class CloudWatchLog:
     def tail(self) -> str:
         return " | ".join(self._tail)[-FAILURE_REASON_LIMIT:]
 
-    def follow(self, pipe):
-        """Copy a process's output here until it closes (run in a thread)."""
-        for raw in pipe:
-            self.add(raw.decode("utf-8", errors="replace").rstrip("\n"))
+    def follow(self, lines):
+        """Copy a program's output lines here until it closes (run in a thread)."""
+        for line in lines:
+            self.add(line)
         self.flush()
 
 

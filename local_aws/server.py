@@ -18,37 +18,29 @@ from pathlib import Path
 
 import boto3
 from botocore.config import Config
-from moto.core import DEFAULT_ACCOUNT_ID
-from moto.core.config import default_user_config
-from moto.moto_server.werkzeug_app import (
-    DomainDispatcherApplication,
-    MotoRequestHandler,
-    create_backend_app,
-)
 from werkzeug.serving import make_server
 
+from . import moto_hooks
 from .api import LocalAwsApp
 from .control import HOST, STATE_FILE
 from .faults import FaultInjector
 from .hosting import LocalHosting
+from .moto_hooks.config import DEFAULT_ACCOUNT_ID, QuietRequestHandler, moto_app
 from .sagemaker import LocalSageMaker
-from .stepfunctions_sagemaker import install as install_sagemaker_integration
+from .stepfunctions_sagemaker import SageMakerIntegration
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
 
-class QuietRequestHandler(MotoRequestHandler):
-    """No access-log line per request: `.sync` polling and progress displays would flood the log."""
-
-    def log_request(self, code="-", size="-"):
-        pass
-
-
 class ClientFactory:
-    """boto3 clients of this local AWS, for the server's own calls (S3 downloads, logs...)."""
+    """boto3 clients of this local AWS, for the server's own calls (S3 downloads, logs...).
+    With `validate=False` requests go out as they are and the service judges them, as when Step
+    Functions calls a service for a Task state (AWS answers a ValidationException, not boto3)."""
 
-    def __init__(self, endpoint_url: str):
+    def __init__(self, endpoint_url: str, validate: bool = True):
         self._endpoint_url = endpoint_url
+        self._config = Config(retries={"max_attempts": 1}, parameter_validation=validate,
+                              read_timeout=None if validate else 3600)
         self._session = boto3.session.Session(**FAKE_CREDENTIALS)
         self._lock = threading.Lock()
         self._cache = {}
@@ -59,7 +51,7 @@ class ClientFactory:
             if key not in self._cache:
                 self._cache[key] = self._session.client(
                     service, region_name=region, endpoint_url=self._endpoint_url,
-                    config=Config(retries={"max_attempts": 1}))
+                    config=self._config)
             return self._cache[key]
 
 
@@ -75,18 +67,18 @@ class LocalAwsServer:
                                  request_handler=QuietRequestHandler)
         self.port = self._http.server_port
         self.url = f"http://{HOST}:{self.port}"
-        # moto's interpreter calls other services at localhost:$MOTO_PORT (default 5000).
-        os.environ["MOTO_PORT"] = str(self.port)
-        default_user_config["stepfunctions"]["execute_state_machine"] = True
-        install_sagemaker_integration()
+        moto_hooks.install(self.port)
+        clients = ClientFactory(self.url)
+        moto_hooks.register_integration(SageMakerIntegration(ClientFactory(self.url,
+                                                                           validate=False)))
         jobs = max_parallel_jobs or int(os.environ.get("TUTORIAL_LOCAL_MAX_TRAINING_JOBS", 0)) \
             or os.cpu_count() or 1
-        self.sagemaker = LocalSageMaker(ClientFactory(self.url), DEFAULT_ACCOUNT_ID,
+        self.sagemaker = LocalSageMaker(clients, DEFAULT_ACCOUNT_ID,
                                         self.state_dir / "jobs", max_parallel_jobs=jobs)
-        self.hosting = LocalHosting(ClientFactory(self.url), DEFAULT_ACCOUNT_ID,
+        self.hosting = LocalHosting(clients, DEFAULT_ACCOUNT_ID,
                                     self.state_dir / "jobs")
         self.faults = FaultInjector()
-        self.app = LocalAwsApp(DomainDispatcherApplication(create_backend_app), self.sagemaker,
+        self.app = LocalAwsApp(moto_app(), self.sagemaker,
                                self.hosting, self.faults, self._admin)
         self._thread = None
 

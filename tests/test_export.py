@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
 from helpers import cli, config, export, workflows
+from local_aws import parse_definition
 from tests.test_helpers import DOCUMENT
 
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
@@ -31,7 +31,7 @@ def test_every_workflow_has_its_asl_and_template(exported):
 @pytest.mark.parametrize("name", list(workflows.BUILDERS))
 def test_the_asl_parses_and_is_the_workflow_once_substituted(exported, name):
     text = (exported / f"{name}.asl.json").read_text()
-    AmazonStateLanguageParser.parse(text)  # the interpreter's own grammar; raises if invalid
+    parse_definition(text)  # the interpreter's own grammar; raises if invalid
     names = workflows.Names(**DOCUMENT, training_instance_type=config.AWS_TRAINING_INSTANCE_TYPE,
                             endpoint_instance_type=config.AWS_ENDPOINT_INSTANCE_TYPE)
     values = {"SageMakerRoleArn": names.sagemaker_role_arn, "AlertTopicArn": names.topic_arn,

@@ -39,12 +39,10 @@ def test_the_training_workflow_is_the_documents_section_1():
 
 
 def test_definitions_parse_as_asl():
-    from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-    from local_aws.stepfunctions_sagemaker import install
-    install()
+    from local_aws import parse_definition
     for name in workflows.BUILDERS:
         definition = workflows.definition(workflows.build(name, workflows.Names(**DOCUMENT)))
-        program, _ = AmazonStateLanguageParser.parse(json.dumps(definition))
+        program = parse_definition(json.dumps(definition))
         assert program.start_at.start_at_name == definition["StartAt"]
 
 
