@@ -6,7 +6,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from helpers import export, workshop
+from series_tools import export, workshop
 
 
 def timed(label: str, action) -> None:

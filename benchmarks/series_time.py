@@ -11,7 +11,7 @@ import time
 def main():
     os.environ["TUTORIAL_BACKEND"] = "local"
     os.environ["TUTORIAL_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-state-")
-    from helpers import series
+    from series_tools import series
     began = time.monotonic()
     code = series.run(out_dir=series.BUILD_DIR / "benchmark-notebooks")
     print(f"whole series, wall time including the local AWS's start and stop: "

@@ -3,13 +3,16 @@
 Every notebook starts with `import helpers` and `aws = helpers.connect()`, then uses the modules
 by name (`helpers.workflows`, `helpers.executions`, ...). They load on first use, so the command
 line (`python -m helpers local status`) does not wait for the SDKs to import.
+
+This package holds only what the notebooks use. The tooling that runs, publishes and packages the
+series (the series runner, the site, workshop copies, export, the command line behind
+`python -m helpers`) is the `series_tools` package.
 """
 import importlib
 
 _MODULES = ("alerts", "aws", "cleanup", "config", "container", "costs", "data", "display",
-            "executions", "exercises", "export", "faults", "graph", "hosting", "inputs", "names",
-            "permissions", "preflight", "prerequisites", "rebuilding", "sdk", "series", "site",
-            "workflows", "workshop")
+            "executions", "exercises", "faults", "graph", "hosting", "inputs", "names",
+            "permissions", "preflight", "prerequisites", "rebuilding", "sdk", "workflows")
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "reset": "rebuilding", "Json": "display",
           "SideBySide": "display"}
 

@@ -1,6 +1,6 @@
-"""`python -m helpers ...`: the series' command line. See `python -m helpers --help`."""
+"""`python -m helpers ...`: the series' command line (its code is series_tools.cli)."""
 import sys
 
-from .cli import main
+from series_tools.cli import main
 
 sys.exit(main())

@@ -14,12 +14,9 @@ from botocore.exceptions import ClientError
 
 from . import config, prerequisites
 from .alerts import queue_name
-from .executions import TRAINING_LOG_GROUP
+from .config import (CONFIG_PREFIX, ENDPOINT_LOG_GROUP, ENDPOINT_NAME, MODEL_PREFIX,
+                     TRAINING_LOG_GROUP)
 from .names import Names
-
-ENDPOINT_NAME = config.ENDPOINT_NAME
-ENDPOINT_LOG_GROUP = f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
-MODEL_PREFIX, CONFIG_PREFIX = "byo-model-", "byo-config-"
 
 
 def _missing(error) -> bool:

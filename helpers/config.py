@@ -26,9 +26,15 @@ ENDPOINT_INSTANCE_TYPE = "ml.m5.large"
 AWS_TRAINING_INSTANCE_TYPE = "ml.m5.large"
 AWS_ENDPOINT_INSTANCE_TYPE = "ml.t2.medium"
 INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
+# §5's resources: the one endpoint it creates, then updates, and a model and an endpoint
+# configuration per run, named <prefix><execution name>.
 ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"
+MODEL_PREFIX, CONFIG_PREFIX = "byo-model-", "byo-config-"
+# Where SageMaker writes the containers' output (CloudWatch Logs).
+TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
+ENDPOINT_LOG_GROUP = f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
 # Everything the series creates carries this tag, so that a user (and the clean-up) can find it.
-SERIES_TAG_KEY, SERIES_TAG_VALUE = "created-by", "sagemaker-step-functions-tutorial"  # the one endpoint §5 creates, then updates
+SERIES_TAG_KEY, SERIES_TAG_VALUE = "created-by", "sagemaker-step-functions-tutorial"
 
 
 class ConfigError(ValueError):

@@ -7,9 +7,9 @@ import time
 import pandas as pd
 from botocore.exceptions import EndpointConnectionError
 
+from . import config
 from .display import StatusLine
 
-TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 # A training job's secondary statuses in order: its progress bar counts them.
 TRAINING_PHASES = ("Starting", "Downloading", "Training", "Uploading", "Completed")
 
@@ -149,12 +149,12 @@ def output(described: dict):
 def training_logs(aws, job_name: str) -> list[str]:
     """The training job's log lines, from CloudWatch Logs (group /aws/sagemaker/TrainingJobs)."""
     logs = aws.client("logs")
-    streams = logs.describe_log_streams(logGroupName=TRAINING_LOG_GROUP,
+    streams = logs.describe_log_streams(logGroupName=config.TRAINING_LOG_GROUP,
                                         logStreamNamePrefix=f"{job_name}/")["logStreams"]
     lines = []
     for stream in streams:
         for page in logs.get_paginator("filter_log_events").paginate(
-                logGroupName=TRAINING_LOG_GROUP, logStreamNames=[stream["logStreamName"]]):
+                logGroupName=config.TRAINING_LOG_GROUP, logStreamNames=[stream["logStreamName"]]):
             lines += [event["message"] for event in page["events"]]
     return lines
 

@@ -24,7 +24,6 @@ from pathlib import Path
 from string import Template
 
 from . import config
-from .cleanup import CONFIG_PREFIX, MODEL_PREFIX
 from .names import Names
 
 SCOPED_DIR = Path(__file__).resolve().parent / "policies" / "scoped"
@@ -38,7 +37,8 @@ def variables(names: Names) -> dict:
     return {"Partition": "aws", "Region": names.region, "AccountId": names.account_id,
             "Bucket": names.bucket, "DataPrefix": config.DATA_PREFIX,
             "Repository": config.IMAGE_REPOSITORY, "SageMakerRole": config.SAGEMAKER_ROLE,
-            "Topic": names.topic, "ModelPrefix": MODEL_PREFIX, "ConfigPrefix": CONFIG_PREFIX,
+            "Topic": names.topic, "ModelPrefix": config.MODEL_PREFIX,
+            "ConfigPrefix": config.CONFIG_PREFIX,
             "EndpointName": config.ENDPOINT_NAME, "InstanceTypes": names.instance_types}
 
 
@@ -172,9 +172,9 @@ def sagemaker_role_requests(history: list[dict], names: Names) -> list[Request]:
             needed.append(Request("s3:PutObject",
                                   f"arn:aws:s3:::{bucket}/{key}/{job}/output/model.tar.gz"))
             needed += _image_requests(names, parameters["AlgorithmSpecification"]["TrainingImage"])
-            needed += _log_requests(names, "/aws/sagemaker/TrainingJobs", f"{job}/algo-1-1")
+            needed += _log_requests(names, config.TRAINING_LOG_GROUP, f"{job}/algo-1-1")
             needed.append(Request("cloudwatch:PutMetricData", "*",
-                                  {"cloudwatch:namespace": "/aws/sagemaker/TrainingJobs"}))
+                                  {"cloudwatch:namespace": config.TRAINING_LOG_GROUP}))
         elif resource_type == "sagemaker" and api == "createModel":
             container = parameters["PrimaryContainer"]
             bucket, key = _s3_parts(container["ModelDataUrl"])

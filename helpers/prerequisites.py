@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from . import config
+from .permissions import scoped_policy
 from .names import Names
 
 POLICY_DIR = Path(__file__).resolve().parent / "policies"
@@ -54,7 +55,6 @@ def role_policy(aws, role_name: str) -> dict:
     own policy with TUTORIAL_POLICIES=document."""
     if aws.settings.policies == "document":
         return load_policy(ROLES[role_name][1])
-    from .permissions import scoped_policy  # permissions imports cleanup, which imports us
     return scoped_policy(role_name, Names.from_aws(aws))
 
 

@@ -34,13 +34,14 @@ FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "te
 
 class ClientFactory:
     """boto3 clients of this local AWS, for the server's own calls (S3 downloads, logs...).
-    With `validate=False` requests go out as they are and the service judges them, as when Step
-    Functions calls a service for a Task state (AWS answers a ValidationException, not boto3)."""
+    `for_tasks=True` makes the clients a Task state calls a service with: the request goes out
+    as it is (the service judges it, not boto3) and is tried once (the state's Retry decides)."""
 
-    def __init__(self, endpoint_url: str, validate: bool = True):
+    def __init__(self, endpoint_url: str, for_tasks: bool = False):
         self._endpoint_url = endpoint_url
-        self._config = Config(retries={"max_attempts": 1}, parameter_validation=validate,
-                              read_timeout=None if validate else 3600)
+        self._config = (Config(parameter_validation=False, retries={"total_max_attempts": 1},
+                               read_timeout=3600) if for_tasks
+                        else Config(retries={"max_attempts": 1}))
         self._session = boto3.session.Session(**FAKE_CREDENTIALS)
         self._lock = threading.Lock()
         self._cache = {}
@@ -70,7 +71,7 @@ class LocalAwsServer:
         moto_hooks.install(self.port)
         clients = ClientFactory(self.url)
         moto_hooks.register_integration(SageMakerIntegration(ClientFactory(self.url,
-                                                                           validate=False)))
+                                                                           for_tasks=True)))
         jobs = max_parallel_jobs or int(os.environ.get("TUTORIAL_LOCAL_MAX_TRAINING_JOBS", 0)) \
             or os.cpu_count() or 1
         self.sagemaker = LocalSageMaker(clients, DEFAULT_ACCOUNT_ID,

@@ -8,7 +8,8 @@ import nbformat
 import pytest
 
 import helpers
-from helpers import config, exercises, series, workflows, workshop
+from helpers import config, exercises, workflows
+from series_tools import series, workshop
 from helpers.sdk import steps
 from tests.conftest import run_workflow as run
 

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import cli, config, export, workflows
+from helpers import config, workflows
+from series_tools import cli, export
 from local_aws import parse_definition
 from tests.test_helpers import DOCUMENT
 

@@ -180,7 +180,7 @@ def test_a_million_row_csv_trains_with_bounded_memory(tmp_path):
 def test_the_series_runs_twice_in_a_row_on_one_backend(process_backend, tmp_path):
     """Learners press "Run all" twice: every notebook must succeed again, with the same results
     (99, the clean-up, runs last, once)."""
-    from helpers import series
+    from series_tools import series
     notebooks = [path for path in series.notebooks() if not path.name.startswith("99")]
     for attempt in ("first", "second"):
         results = [series.execute(path, tmp_path / attempt, timeout=300) for path in notebooks]

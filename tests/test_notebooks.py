@@ -7,7 +7,7 @@ import nbformat
 import psutil
 import pytest
 
-from helpers import series
+from series_tools import series
 from local_aws import control, faults
 from tests.test_exercises import check_executed_exercises
 

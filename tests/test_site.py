@@ -7,7 +7,8 @@ import subprocess
 
 import pytest
 
-from helpers import config, graph, series, site
+from helpers import config, graph
+from series_tools import series, site
 from local_aws import control
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")

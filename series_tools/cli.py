@@ -6,11 +6,11 @@ import argparse
 import json
 from pathlib import Path
 
-from . import config
+from helpers import config
 
 
 def _local(args) -> int:
-    from .aws import start_local
+    from helpers.aws import start_local
     from local_aws import control
     settings = config.settings()
     if args.action == "start":
@@ -32,14 +32,14 @@ def _local(args) -> int:
 
 
 def _asl(args) -> int:
-    from . import workflows
+    from helpers import workflows
     overrides = {"account_id": args.account, "region": args.region, "bucket": args.bucket,
                  "topic": args.topic}
     aws = None
     if all(overrides.values()):
         names = workflows.Names(**overrides)  # fully specified: no need to ask any AWS
     else:
-        from .aws import connect
+        from helpers.aws import connect
         aws = connect(quiet=True)
         names = workflows.Names.from_aws(aws).with_overrides(**overrides)
     if args.workflow not in workflows.BUILDERS:
@@ -51,8 +51,8 @@ def _asl(args) -> int:
 
 
 def _cleanup(args) -> int:
-    from . import cleanup
-    from .aws import connect
+    from helpers import cleanup
+    from helpers.aws import connect
     aws = connect(quiet=True)
     items = cleanup.plan(aws)
     if not items:

@@ -16,8 +16,9 @@ import nbformat
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
-from . import config, site
-from .aws import start_local
+from helpers import config
+from . import site
+from helpers.aws import start_local
 from local_aws import control
 
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")

@@ -12,8 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from . import config, permissions, prerequisites, workflows
-from .names import Names
+from helpers import config, permissions, prerequisites, workflows
+from helpers.names import Names
 
 DEFAULT_DIR = config.REPO_ROOT / "build" / "export"
 # Stand-ins the workflows are built with, replaced by substitution variables afterwards.

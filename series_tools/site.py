@@ -16,7 +16,7 @@ import nbformat
 from nbconvert import HTMLExporter
 from pygments.formatters import HtmlFormatter
 
-from . import config
+from helpers import config
 
 BUILD_DIR = config.REPO_ROOT / "build"
 STYLE = """

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import config, series
+from helpers import config
+from . import series
 
 PLAN_FILE = config.REPO_ROOT / "docs" / "workshop-plan.toml"
 DEFAULT_DIR = config.REPO_ROOT / "build" / "workshop"
