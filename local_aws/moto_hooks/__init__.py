@@ -49,12 +49,16 @@ def install(port: int):
     """Apply every hook (once per process) for a local AWS serving on `port`."""
     global _installed
     check_version()
-    from . import config, stepfunctions
+    from . import config, errors, executions, jsonata, stepfunctions, variables
     config.point_interpreter_at(port)
     if _installed:
         return
     config.enable_state_machine_execution()
     stepfunctions.install()
+    jsonata.install()
+    variables.install()
+    errors.install()
+    executions.install()
     _installed = True
 
 
