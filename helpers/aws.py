@@ -17,8 +17,11 @@ from . import config, display
 from local_aws import control
 
 LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-# Local calls fail fast instead of retrying against a server that is not there.
-LOCAL_CLIENT_CONFIG = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=60)
+# Local calls fail fast instead of retrying against a server that is not there. No host prefix:
+# botocore sends some operations (Step Functions' TestState: `sync-`) to `<prefix><endpoint
+# host>`, which for http://127.0.0.1:PORT is the unresolvable host sync-127.0.0.1.
+LOCAL_CLIENT_CONFIG = Config(retries={"max_attempts": 2}, connect_timeout=5, read_timeout=60,
+                             inject_host_prefix=False)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,10 @@
 """The local AWS's HTTP front: our SageMaker in front of moto, plus a small admin API.
 
 boto3 speaks SageMaker's JSON protocol (`X-Amz-Target: SageMaker.<Operation>`); the operations
-implemented by `LocalSageMaker` are answered here, everything else goes on to moto unchanged.
+implemented by `LocalSageMaker` are answered here, and so are the Step Functions operations moto's
+HTTP layer lacks (`moto_hooks.stepfunctions_operations()`: TestState, ...); everything else goes
+on to moto unchanged. The Host header is not looked at: botocore's `sync-` host prefix for
+TestState (see helpers.aws.LOCAL_CLIENT_CONFIG) would be served too, if its host resolved.
 `/_tutorial/...` is this server's own admin API (health, fault injection); boto3 never calls it.
 Armed faults (see faults.py) are checked before each SageMaker operation.
 """
@@ -13,12 +16,14 @@ import re
 import uuid
 
 from .faults import FaultInjector
+from .moto_hooks import ApiError, stepfunctions_operations
 from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker, SageMakerError
 from .tags import TagStore
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOCATION_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+STEPFUNCTIONS_JSON = "application/x-amz-json-1.0"
 HOSTING_OPERATIONS = ("CreateModel", "DescribeModel", "DeleteModel", "ListModels",
                       "CreateEndpointConfig", "DescribeEndpointConfig", "DeleteEndpointConfig",
                       "ListEndpointConfigs", "CreateEndpoint", "DescribeEndpoint",
@@ -37,10 +42,11 @@ def _json_default(value):
     raise TypeError(f"not JSON serialisable: {type(value).__name__}")
 
 
-def json_response(start_response, status: int, body: dict, headers=()):
+def json_response(start_response, status: int, body: dict, headers=(),
+                  content_type="application/x-amz-json-1.1"):
     payload = json.dumps(body, default=_json_default).encode()
     start_response(f"{status} {'OK' if status < 400 else 'Error'}", [
-        ("Content-Type", "application/x-amz-json-1.1"), ("Content-Length", str(len(payload))),
+        ("Content-Type", content_type), ("Content-Length", str(len(payload))),
         ("x-amzn-RequestId", str(uuid.uuid4())), *headers])
     return [payload]
 
@@ -66,6 +72,7 @@ class LocalAwsApp:
         self.faults = faults
         self._admin = admin  # callable(method, path, body) -> (status, dict)
         self.tags = TagStore()
+        self._stepfunctions = stepfunctions_operations()
         self._operations = {
             "CreateTrainingJob": lambda r, region: sagemaker.create_training_job(r, region),
             "DescribeTrainingJob": lambda r, region: sagemaker.describe_training_job(
@@ -103,6 +110,12 @@ class LocalAwsApp:
             except SageMakerError as error:
                 return error_response(start_response, error)
             return json_response(start_response, 200, result)
+        if service == "AWSStepFunctions" and operation in self._stepfunctions:
+            try:
+                result = self._stepfunctions[operation](_read_json(environ), region_of(environ))
+            except ApiError as error:
+                return error_response(start_response, error)
+            return json_response(start_response, 200, result, content_type=STEPFUNCTIONS_JSON)
         return self._moto(environ, start_response)
 
     def _invoke(self, environ, start_response, endpoint_name: str):

@@ -40,8 +40,8 @@ class ClientFactory:
     def __init__(self, endpoint_url: str, for_tasks: bool = False):
         self._endpoint_url = endpoint_url
         self._config = (Config(parameter_validation=False, retries={"total_max_attempts": 1},
-                               read_timeout=3600) if for_tasks
-                        else Config(retries={"max_attempts": 1}))
+                               read_timeout=3600, inject_host_prefix=False) if for_tasks
+                        else Config(retries={"max_attempts": 1}, inject_host_prefix=False))
         self._session = boto3.session.Session(**FAKE_CREDENTIALS)
         self._lock = threading.Lock()
         self._cache = {}

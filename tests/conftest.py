@@ -48,8 +48,10 @@ class Clients:
     def __call__(self, service):
         if service not in self._cache:
             # No client-side retries: boto3 would otherwise retry injected throttling itself.
+            # No host prefix: see helpers.aws.LOCAL_CLIENT_CONFIG.
             self._cache[service] = self._session.client(
-                service, endpoint_url=self._url, config=Config(retries={"total_max_attempts": 1}))
+                service, endpoint_url=self._url, config=Config(retries={"total_max_attempts": 1},
+                                                               inject_host_prefix=False))
         return self._cache[service]
 
 

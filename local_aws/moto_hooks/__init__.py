@@ -74,3 +74,27 @@ def parse_definition(definition: str):
     check_version()
     from . import stepfunctions
     return stepfunctions.parse_definition(definition)
+
+
+class ApiError(Exception):
+    """An AWS-shaped error answer of an operation the local AWS serves itself."""
+
+    def __init__(self, code: str, message: str, status: int = 400):
+        super().__init__(message)
+        self.code, self.message, self.status = code, message, status
+
+
+def stepfunctions_operations() -> dict:
+    """The Step Functions operations moto's HTTP layer does not serve, served by the local AWS:
+    {operation: handler(request, account, region) -> response}; handlers raise ApiError."""
+    check_version()
+    from . import test_state
+    from .config import DEFAULT_ACCOUNT_ID
+
+    def run_test_state(request, region):
+        try:
+            return test_state.test_state(request, DEFAULT_ACCOUNT_ID, region)
+        except test_state.TestStateRefused as refused:
+            raise ApiError("ValidationException", str(refused)) from None
+
+    return {"TestState": run_test_state}

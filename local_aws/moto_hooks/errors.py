@@ -16,6 +16,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_map.iteration impo
     iteration_worker,
 )
 from moto.stepfunctions.parser.asl.component.state.exec.state_parallel import branches_decl
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import mock_eval_utils
 from moto.stepfunctions.parser.asl.component.state.fail import state_fail
 
 
@@ -34,3 +35,4 @@ def install():
     iteration_worker.CustomErrorName = named
     branches_decl.CustomErrorName = named
     state_fail.CustomErrorName = named
+    mock_eval_utils.CustomErrorName = named  # a mocked error (TestState)
