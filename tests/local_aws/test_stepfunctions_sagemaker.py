@@ -116,3 +116,19 @@ def test_unsupported_integrations_are_refused_when_the_state_machine_is_created(
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert f"The resource provided {resource} not recognized" in error.value.response["Error"][
         "Message"]
+
+
+def test_a_jsonata_training_task_takes_arguments_and_outputs_states_result(aws):
+    """The SageMaker integration in a JSONata state: `Arguments` instead of `Parameters`, the
+    job's description as `$states.result` (transforming-data.html; connect-sagemaker.html)."""
+    arguments = training_request(aws, "unused")
+    arguments["TrainingJobName"] = "{% 'jsonata-' & $states.context.Execution.Name %}"
+    definition = {"QueryLanguage": "JSONata", "StartAt": "Train", "States": {"Train": {
+        "Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+        "Arguments": arguments, "End": True,
+        "Output": {"job": "{% $states.result.TrainingJobName %}",
+                   "status": "{% $states.result.TrainingJobStatus %}"}}}}
+    execution, _ = run_state_machine(aws, definition)
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert json.loads(execution["output"]) == {"job": f"jsonata-{execution['name']}",
+                                               "status": "Completed"}
