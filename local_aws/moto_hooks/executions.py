@@ -37,6 +37,8 @@ def _reflect_execution_status(original):
 
 
 _installed = False
+# moto's own functions that install() replaces, for the tests that notice when moto fixes them.
+MOTO_ORIGINALS: dict = {}
 
 
 def install():
@@ -44,6 +46,7 @@ def install():
     if _installed:
         return
     _installed = True
+    MOTO_ORIGINALS.update(start_execution=StepFunctionsParserBackend.start_execution)
     StepFunctionsParserBackend.start_execution = _start_execution(
         StepFunctionsParserBackend.start_execution)
     BaseExecutionWorkerCommunication._reflect_execution_status = _reflect_execution_status(

@@ -132,6 +132,8 @@ def _visit_assign_string_literal(self, ctx):
 
 
 _installed = False
+# moto's own functions that install() replaces, for the tests that notice when moto fixes them.
+MOTO_ORIGINALS: dict = {}
 
 
 def install():
@@ -139,6 +141,7 @@ def install():
     if _installed:
         return
     _installed = True
+    MOTO_ORIGINALS.update(get_assigned_variables=VariableStore.get_assigned_variables)
     AssignDecl._eval_body = _eval_assign
     CommonStateField._eval_body = _eval_state(CommonStateField._eval_body)
     VariableStore.get_assigned_variables = _assigned_variables

@@ -1,0 +1,52 @@
+"""The moto 5.2.5 bugs and gaps that local_aws/moto_hooks works around for this issue's
+features (JSONata, variables, TestState, unnamed executions, States.* errors in Map/Parallel):
+each test fails once moto fixes the bug, so the workaround can go."""
+import json
+
+from moto.stepfunctions.parser.asl.component.common.error_name.custom_error_name import (
+    CustomErrorName,
+)
+from moto.stepfunctions.parser.asl.eval.variable_store import VariableStore
+from moto.stepfunctions.parser.asl.jsonata.jsonata import eval_jsonata_expression
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+
+import pytest
+
+from local_aws.moto_hooks import executions, variables
+
+
+def test_moto_still_has_no_jsonata_evaluator():
+    """moto issue #10105: the evaluator is None, every `{% %}` fails."""
+    with pytest.raises(TypeError, match="'NoneType' object is not callable"):
+        eval_jsonata_expression("1 + 1")
+
+
+def test_moto_still_writes_assigned_strings_as_non_json(server):
+    store = VariableStore()
+    store.set("said", 'a "quoted" word')
+    written = variables.MOTO_ORIGINALS["get_assigned_variables"](store)["said"]
+    with pytest.raises(ValueError):
+        json.loads(written)
+
+
+def test_moto_still_refuses_states_error_names_where_map_and_parallel_need_them():
+    with pytest.raises(ValueError, match="MUST NOT begin with the prefix 'States.'"):
+        CustomErrorName("States.TaskFailed")
+
+
+def test_moto_still_names_an_unnamed_execution_none(server):
+    backend = StepFunctionsParserBackend("us-east-1", "123456789012")
+    machine = backend.create_state_machine(
+        name="gap", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    execution = executions.MOTO_ORIGINALS["start_execution"](backend, machine.arn, None, "{}")
+    assert execution.name is None and execution.execution_arn.endswith(":None")
+
+
+@pytest.mark.parametrize("operation", ["test_state", "redrive_execution",
+                                       "validate_state_machine_definition",
+                                       "list_state_machine_versions",
+                                       "publish_state_machine_version"])
+def test_moto_still_does_not_serve(operation):
+    assert not hasattr(StepFunctionResponse, operation)
