@@ -88,13 +88,20 @@ def stepfunctions_operations() -> dict:
     """The Step Functions operations moto's HTTP layer does not serve, served by the local AWS:
     {operation: handler(request, account, region) -> response}; handlers raise ApiError."""
     check_version()
-    from . import test_state
+    from . import definitions, test_state
     from .config import DEFAULT_ACCOUNT_ID
 
-    def run_test_state(request, region):
-        try:
-            return test_state.test_state(request, DEFAULT_ACCOUNT_ID, region)
-        except test_state.TestStateRefused as refused:
-            raise ApiError("ValidationException", str(refused)) from None
+    def served(handler):
+        def serve(request, region):
+            try:
+                return handler(request, DEFAULT_ACCOUNT_ID, region)
+            except test_state.TestStateRefused as refused:
+                raise ApiError("ValidationException", str(refused)) from None
+            except definitions.NOT_FOUND as missing:
+                raise ApiError("StateMachineDoesNotExist", missing.message) from None
+        return serve
 
-    return {"TestState": run_test_state}
+    return {"TestState": served(test_state.test_state),
+            "ValidateStateMachineDefinition": served(definitions.validate),
+            "PublishStateMachineVersion": served(definitions.publish_version),
+            "ListStateMachineVersions": served(definitions.list_versions)}
