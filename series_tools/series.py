@@ -17,7 +17,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError
 
 from helpers import config
-from . import site
+from . import alt_text, site
 from helpers.aws import start_local
 from local_aws import control
 
@@ -72,8 +72,10 @@ def execute(path: Path, out_dir: Path, timeout: int = 600, solutions: bool = Tru
     client = _EchoingClient(notebook, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(path.parent)}},
                             on_cell_executed=on_cell_executed,
-                            # the kernel's start-up warnings would clutter the terminal
-                            extra_arguments=["--IPKernelApp.log_level=ERROR"])
+                            # the kernel's start-up warnings would clutter the terminal;
+                            # plots get alt text (for the site)
+                            extra_arguments=["--IPKernelApp.log_level=ERROR",
+                                             alt_text.KERNEL_ARGUMENT])
     started = time.monotonic()
     result = {"notebook": path.name, "status": "ok"}
     try:
