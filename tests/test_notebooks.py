@@ -60,6 +60,32 @@ EXPECTED_OUTPUT = {
 }
 
 
+# The workflows each notebook constructs in its own cells. After the notebook ran, the state
+# machine it created must be exactly the reference construction (helpers.workflows.reference):
+# the notebook builds, the helper is the answer key.
+REFERENCE_WORKFLOWS = {
+    "03": ["training"],
+    "04": ["training-retry-notify", "training-retry-notify-detailed"],
+    "05": ["training-parameters"],
+    "06": ["train-multiple"],
+    "07": ["train-and-host"],
+}
+
+
+def assert_constructions_match_references(number: str):
+    import helpers
+    from helpers import workflows
+    aws = helpers.connect()
+    names = workflows.Names.from_aws(aws)
+    sfn = aws.client("stepfunctions")
+    for name in REFERENCE_WORKFLOWS.get(number, []):
+        reference = workflows.reference(name, names, aws)
+        created = sfn.describe_state_machine(
+            stateMachineArn=workflows.state_machine_arn(aws, reference))
+        assert json.loads(created["definition"]) == workflows.definition(reference), (
+            f"notebook {number}: the state machine {name!r} it built differs from the reference")
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_by_itself(path, fresh_local_aws, tmp_path):
     result = series.execute(path, tmp_path / "executed", timeout=300)
@@ -69,6 +95,7 @@ def test_notebook_runs_by_itself(path, fresh_local_aws, tmp_path):
     for expected in EXPECTED_OUTPUT.get(path.name[:2], []):
         assert expected in text, f"{path.name}: {expected!r} not in its outputs"
     check_executed_exercises(executed)
+    assert_constructions_match_references(path.name[:2])
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
