@@ -13,6 +13,7 @@ import importlib
 _MODULES = ("alerts", "aws", "cleanup", "config", "container", "costs", "data", "display",
             "executions", "exercises", "faults", "graph", "hosting", "inputs", "names",
             "permissions", "preflight", "prerequisites", "rebuilding", "sdk", "workflows")
+_MODULES += ("jsonata_workflows",)
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "reset": "rebuilding", "Json": "display",
           "SideBySide": "display"}
 

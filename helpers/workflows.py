@@ -360,3 +360,9 @@ def start(aws, state_machine_arn: str, name: str | None = None,
         input=json.dumps(execution_input or {}))
     return response["executionArn"]
 
+
+
+# Notebook 12's JSONata workflows (helpers.jsonata_workflows), which the SDK cannot build.
+from .jsonata_workflows import BUILDERS as _JSONATA_BUILDERS  # noqa: E402
+
+BUILDERS.update(_JSONATA_BUILDERS)

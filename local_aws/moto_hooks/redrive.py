@@ -274,7 +274,8 @@ def _restart(execution):
     env.next_state_name = state_name
     env.states.reset(input_value=state_input)
     context = env.states.context_object.context_object_data
-    context["Execution"] = {**context["Execution"], "RedriveCount": execution.redrive_count}
+    context["Execution"] = {**context["Execution"], "RedriveCount": execution.redrive_count,
+                            "RedriveTime": execution.redrive_date.isoformat()}
     memory = _memory(old)
     old.event_manager.redrive_replay = dict(memory)
     env.event_manager.add_event(
