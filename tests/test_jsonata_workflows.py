@@ -72,4 +72,3 @@ def test_the_endpoint_decision_checked_with_test_state(local):
                                 "error": "SageMaker.SageMakerException",
                                 "cause": "Could not find endpoint"}})
     assert (caught["status"], caught["nextState"]) == ("CAUGHT_ERROR", "Create or update?")
-    assert json.loads(caught["inspectionData"]["variables"]) == {"endpointExists": False}
