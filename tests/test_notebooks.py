@@ -59,6 +59,8 @@ EXPECTED_OUTPUT = {
     "07": ["[OK] Model deployed", "accuracy on 45 held-out rows", "ModelError 415",
            "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
     "99": ["Nothing of the series' is left."],
+    "12": ["'SUCCEEDED'", "Training failed in execution jsonata-bad-", "row 73, column 3",
+           "'Create endpoint'", "ExecutionRedriven", "-1-0'", "'redriveStatus': 'REDRIVABLE'"],
 }
 
 
@@ -71,6 +73,7 @@ REFERENCE_WORKFLOWS = {
     "05": ["training-parameters"],
     "06": ["train-multiple"],
     "07": ["train-and-host"],
+    "12": ["training-retry-notify-jsonata", "training-redrivable-jsonata"],
 }
 
 
