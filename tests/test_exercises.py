@@ -262,6 +262,30 @@ def test_99_clean_up_wrong_answers(local):
     assert "differs from what plan(aws) finds" in said(exercises.check(local, "99.2", []))
 
 
+def test_12_failed_rule_wrong_answers(local):
+    assert "between {% and %}" in said(exercises.check(local, "12.1",
+                                                      "$states.input.EndpointStatus = 'Failed'"))
+    jsonpath = said(exercises.check(local, "12.1", "{% $.EndpointStatus = 'Failed' %}"))
+    assert "'Failed' goes to 'Wait for the endpoint'" in jsonpath
+    inverted = said(exercises.check(local, "12.1",
+                                    "{% $states.input.EndpointStatus != 'Failed' %}"))
+    assert "'Creating' goes to 'Endpoint failed'" in inverted
+    assert exercises.check(local, "12.1", "{% $states.input.EndpointStatus = 'Failed' %}").passed
+
+
+def test_12_redrive_wrong_answers(local, names):
+    from helpers import jsonata_workflows
+    succeeded = run(local, jsonata_workflows.training_retry_notify_jsonata(names, local))
+    assert "nothing to redrive" in said(exercises.check(local, "12.2", succeeded))
+    failed = run(local, jsonata_workflows.training_retry_notify_jsonata(names, local),
+                 bad_data=True)
+    assert "was never redriven" in said(exercises.check(local, "12.2", failed))
+    other = run(local, workflows.training(names, local))
+    assert "not of training-retry-notify-jsonata" in said(exercises.check(local, "12.2", other))
+    local.client("stepfunctions").redrive_execution(executionArn=failed)
+    helpers.executions.wait(local, failed)
+    assert exercises.check(local, "12.2", failed).passed
+
 # ---- reset -------------------------------------------------------------------------------------
 
 def test_reset_puts_a_notebook_back_at_its_start(local, names):
