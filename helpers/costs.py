@@ -29,7 +29,10 @@ def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
     in_map = {name for state in all_states(definition).values() if state["Type"] == "Map"
               for branch in branches_of(state) for name in all_states(branch)}
     for name, state in all_states(definition).items():
-        resource, parameters = state.get("Resource", ""), state.get("Parameters", {})
+        resource = state.get("Resource", "")
+        parameters = state.get("Parameters", state.get("Arguments", {}))  # JSONPath, JSONata
+        if not isinstance(parameters, dict):  # a whole-request JSONata expression
+            parameters = {}
         if CREATE_TRAINING in resource:
             resources = parameters.get("ResourceConfig", {})
             instance = resources.get("InstanceType", "?")

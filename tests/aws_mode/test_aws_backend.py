@@ -166,3 +166,35 @@ def test_publishing_the_image_with_docker_builds_logs_in_and_pushes(aws_backend,
     assert build.endswith("/container")
     assert login.startswith("login --username AWS --password-stdin https://")
     assert push == f"push {uri}"
+
+
+def test_notebook_12s_jsonata_workflows_on_aws(aws_backend, capsys, tmp_path, monkeypatch):
+    """Notebook 12 on AWS: the JSONata state machines are created tagged through the SDK's
+    Workflow, starting one prints the cost guard read from its Arguments, reset and clean-up
+    find them."""
+    from helpers import jsonata_workflows
+    docker = tmp_path / "bin" / "docker"  # reset rebuilds the image: a stand-in docker
+    docker.parent.mkdir()
+    docker.write_text("#!/bin/sh\ncat > /dev/null\n")
+    docker.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{docker.parent}:/usr/bin:/bin")
+    helpers.prerequisites.ensure_all(aws_backend)
+    names = workflows.Names.from_aws(aws_backend)
+    sfn = aws_backend.client("stepfunctions")
+    arns = [workflows.create_or_update(aws_backend, builder(names, aws_backend))
+            for builder in jsonata_workflows.BUILDERS.values()]
+    for arn, builder in zip(arns, jsonata_workflows.BUILDERS.values()):
+        created = json.loads(sfn.describe_state_machine(stateMachineArn=arn)["definition"])
+        assert created == workflows.definition(builder(names, aws_backend))
+        assert created["QueryLanguage"] == "JSONata"
+        assert {"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE} in \
+            sfn.list_tags_for_resource(resourceArn=arn)["tags"]
+    workflows.start(aws_backend, arns[1])
+    printed = capsys.readouterr().out
+    assert "This run creates, on AWS:" in printed
+    assert f"1 training job(s) on {config.AWS_TRAINING_INSTANCE_TYPE}" in printed
+    assert {("state machine", arn) for arn in arns} <= set(helpers.cleanup.plan(aws_backend))
+    done = helpers.reset(aws_backend, "12")
+    assert {"sagemaker-byo-training-retry-notify-jsonata",
+            "sagemaker-byo-training-redrivable-jsonata"} <= set(done["name"])
+    assert sfn.list_state_machines()["stateMachines"] == []
