@@ -96,4 +96,4 @@ BUILDERS = {"training-retry-notify-jsonata": training_retry_notify_jsonata,
             "training-redrivable-jsonata": training_redrivable_jsonata}
 
 # Last: helpers.workflows registers BUILDERS when it is imported, whichever module comes first.
-from . import config, workflows  # noqa: E402
+from . import config, workflows

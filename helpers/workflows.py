@@ -363,6 +363,6 @@ def start(aws, state_machine_arn: str, name: str | None = None,
 
 
 # Notebook 12's JSONata workflows (helpers.jsonata_workflows), which the SDK cannot build.
-from .jsonata_workflows import BUILDERS as _JSONATA_BUILDERS  # noqa: E402
+from .jsonata_workflows import BUILDERS as _JSONATA_BUILDERS
 
 BUILDERS.update(_JSONATA_BUILDERS)

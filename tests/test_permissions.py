@@ -42,6 +42,8 @@ def histories(series):
     run("training-parameters", helpers.inputs.training_input(  # an empty channel: the alert path
         aws, "empty", {}, data_prefix="sagemaker_bring_your_own/input/data/nothing/"))
     run("train-multiple", {"HyperparameterSets": [{"max_leaf_nodes": "2"}]})
+    run("training-retry-notify-jsonata", bad_data=True)  # notebook 12: the alert path
+    run("training-redrivable-jsonata")
     try:
         run("train-and-host", times=2)  # creates the endpoint, then updates it
     finally:
@@ -54,6 +56,7 @@ def requests_of(histories, names, derive) -> list[Request]:
             for request in derive(history, names)]
 
 
+@pytest.mark.timeout(900)  # the first test pays for the module's runs (every workflow's)
 def test_the_runs_cover_every_task_of_every_workflow(histories, series):
     names = workflows.Names.from_aws(series)
     for name in workflows.BUILDERS:
