@@ -39,6 +39,8 @@ LEARNER_ACTIONS = {
         "sqs:DeleteMessage", "sns:Subscribe"],
     "07 · endpoint": ["sagemaker:InvokeEndpoint", "sagemaker:DescribeEndpoint",
                       "sagemaker:DeleteEndpoint"],
+    "12 · JSONata, TestState, redrive": ["states:TestState", "states:RedriveExecution",
+                                         "states:ValidateStateMachineDefinition"],
     "99 · clean-up": [
         "states:DeleteStateMachine", "sagemaker:ListEndpoints", "sagemaker:ListEndpointConfigs",
         "sagemaker:ListModels", "sagemaker:DeleteModel", "sagemaker:DeleteEndpointConfig",
