@@ -27,7 +27,7 @@ from pathlib import Path
 
 from .images import ImageNotFound, resolve_program_dir
 from .programs import Program
-from .s3files import extract_archive, parse_uri
+from .s3files import UnsafePath, client_error, extract_archive, parse_uri
 from .sagemaker import CloudWatchLog, SageMakerError, check_name, now, validation_error
 
 INVOCATION_LIMIT_BYTES = 6 * 1024 * 1024  # SageMaker's real-time payload limit
@@ -60,11 +60,16 @@ class Variant:
     """One running copy of a model: the `serve` program, its model files and its log."""
 
     def __init__(self, endpoint: str, variant_name: str, program_dir: Path, model_archive: Path,
-                 environment: dict, work_root: Path, logs):
+                 environment: dict, work_root: Path, logs, model_data_url: str = ""):
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{endpoint}-", dir=work_root))
         model_dir = self.workdir / "model"
         model_dir.mkdir()
-        extract_archive(model_archive, model_dir)
+        try:
+            extract_archive(model_archive, model_dir,
+                            f"The model data archive '{model_data_url}'")
+        except BaseException:
+            shutil.rmtree(self.workdir, ignore_errors=True)
+            raise
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.in_flight = 0
@@ -356,18 +361,20 @@ class LocalHosting:
             self._clients("s3", endpoint.region).download_file(bucket, key, str(archive))
             variant = Variant(endpoint.name, variant_spec.get("VariantName", "AllTraffic"),
                               program_dir, archive, container.get("Environment") or {},
-                              self._work_root, self._clients("logs", endpoint.region))
+                              self._work_root, self._clients("logs", endpoint.region),
+                              container["ModelDataUrl"])
         return variant, container["Image"]
 
     def _deploy(self, endpoint: Endpoint, config: dict, update: bool):
-        variant = None
+        variant = reason = None
         try:
             variant, image = self._start_variant(endpoint, config)
             problem = variant.wait_healthy(self._ping_timeout)
+        except UnsafePath as error:  # a hostile archive: SageMaker's ClientError, not a ping
+            problem = reason = client_error("Failed to extract model data archive", error)
         except Exception as error:  # noqa: BLE001 - any fault ends in Failed, never a hang
             problem = f"the model could not be deployed: {error}"
-        reason = None
-        if problem:
+        if problem and not reason:
             reason = (f"The primary container for production variant "
                       f"{config['ProductionVariants'][0].get('VariantName', 'AllTraffic')} did "
                       f"not pass the ping health check: {problem}. Please check CloudWatch logs "
