@@ -188,3 +188,23 @@ def test_the_series_runs_twice_in_a_row_on_one_backend(process_backend, tmp_path
     last = series.execute(series.notebooks()[-1], tmp_path / "cleanup", timeout=300)
     assert last["status"] == "ok"
     assert helpers.cleanup.plan(helpers.connect(quiet=True)) == []
+
+
+@pytest.mark.parametrize("jobs_end_first", [True, False], ids=["jobs-end-first", "server-first"])
+def test_a_server_stopping_under_a_running_map_records_an_aws_error(jobs_end_first):
+    """moto reported the iterations' States.TaskFailed (or States.Runtime) as States.Runtime
+    "Custom Error Names MUST NOT begin with the prefix 'States.'" (local_aws/moto_hooks/errors.py).
+    AWS fails the Map with the iteration's own error."""
+    child = subprocess.run([sys.executable, "-m", "tests.local_aws.map_under_a_stopping_server",
+                            "jobs-end-first" if jobs_end_first else "server-first"],
+                           capture_output=True, text=True, timeout=150, cwd=REPO)
+    assert child.returncode == 0, child.stderr[-3000:]
+    ended = json.loads(child.stdout.strip().splitlines()[-1])
+    assert ended["status"] == "FAILED"
+    # Which comes first, the stopped job's description or the closed port, is a race when the
+    # server stops by itself; both are what AWS reports for such an iteration.
+    assert ended["error"] in (("States.TaskFailed",) if jobs_end_first
+                              else ("States.TaskFailed", "States.Runtime")), ended
+    if ended["error"] == "States.TaskFailed":
+        assert json.loads(ended["cause"])["TrainingJobStatus"] == "Stopped"
+    assert "MUST NOT" not in child.stdout + child.stderr

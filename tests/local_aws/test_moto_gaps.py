@@ -50,3 +50,13 @@ def test_moto_still_names_an_unnamed_execution_none(server):
                                        "publish_state_machine_version"])
 def test_moto_still_does_not_serve(operation):
     assert not hasattr(StepFunctionResponse, operation)
+
+
+def test_an_unknown_states_error_name_is_kept_not_refused():
+    """The errors hook never raises where moto's CustomErrorName would: a States.* name moto has
+    no constant for is kept as reported (and still matched by name)."""
+    from local_aws.moto_hooks.errors import named
+    assert named("States.TaskFailed").error_name == "States.TaskFailed"
+    assert named("States.SomethingNew").error_name == "States.SomethingNew"
+    assert named("States.SomethingNew") == named("States.SomethingNew")
+    assert named("MyError").error_name == "MyError"
