@@ -36,16 +36,21 @@ def test_prerequisites_are_created_scoped_tagged_and_idempotent(aws_backend):
 
 
 def test_preflight_passes_with_permissions_and_names_what_is_missing(aws_backend):
+    caller = aws_backend.client("sts").get_caller_identity()["Arn"]
     iam = aws_backend.client("iam")
     with Stubber(iam) as stub:
         for step, actions in helpers.preflight.LEARNER_ACTIONS.items():
             decisions = ["allowed"] * len(actions)
             if step.startswith("07"):
                 decisions[0] = "implicitDeny"  # sagemaker:InvokeEndpoint
+            # The stand-in answers only the request the check must make: the caller's own
+            # identity (SimulatePrincipalPolicy's PolicySourceArn) and exactly this step's actions.
             stub.add_response("simulate_principal_policy", {"EvaluationResults": [
                 {"EvalActionName": action, "EvalDecision": decision}
-                for action, decision in zip(actions, decisions)], "IsTruncated": False})
+                for action, decision in zip(actions, decisions)], "IsTruncated": False},
+                expected_params={"PolicySourceArn": caller, "ActionNames": actions})
         table = helpers.preflight.check(aws_backend)
+        stub.assert_no_pending_responses()  # one simulation per step, none skipped
     rows = dict(zip(table["check"], zip(table["status"], table["detail"])))
     assert rows["credentials"][0] == "ok" and rows["region"][0] == "ok"
     assert rows["permissions 07 · endpoint"] == (
