@@ -1,14 +1,18 @@
 """Local endpoint: p50/p99 latency and requests/s of InvokeEndpoint through boto3, against the
 same `serve` program (gunicorn + Flask, as in AWS's scikit bring-your-own sample) called directly,
-on the same model. (AWS's sample also puts nginx in front of gunicorn; that is not measured.)"""
+on the same model, sequential one-row requests by default (goals: p50 <= 2x, throughput >= 0.5x
+of direct). The two paths alternate in rounds so both see the same load on the machine.
+(AWS's sample also puts nginx in front of gunicorn; that is not measured.)"""
 import os
+import statistics
 import sys
 import urllib.request
 
 from _local import HEADER, fresh_local_aws, measure
 
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", 400))
-THREADS = int(os.environ.get("BENCH_THREADS", 4))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "400"))
+THREADS = int(os.environ.get("BENCH_THREADS", "1"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
 ROW = b"5.1,3.5,1.4,0.2\n"
 
 
@@ -25,9 +29,9 @@ def main():
         print(f"{REQUESTS} requests of one CSV row, {THREADS} client threads, "
               f"MODEL_SERVER_WORKERS={os.environ.get('TUTORIAL_LOCAL_SERVE_WORKERS', '1')}")
         print(HEADER)
-        measure("invoke_endpoint via boto3 (local AWS)", REQUESTS, THREADS,
-                lambda: runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv",
-                                                Body=ROW)["Body"].read())
+        def invoke():
+            runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv",
+                                    Body=ROW)["Body"].read()
         direct_url = serving_url(aws, endpoint)
 
         def direct():
@@ -35,7 +39,16 @@ def main():
                                              headers={"Content-Type": "text/csv"})
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()
-        measure("serve directly (gunicorn + Flask)", REQUESTS, THREADS, direct)
+        through, straight = [], []
+        for _ in range(ROUNDS):
+            through.append(measure("invoke_endpoint via boto3 (local AWS)", REQUESTS, THREADS,
+                                   invoke))
+            straight.append(measure("serve directly (gunicorn + Flask)", REQUESTS, THREADS,
+                                    direct))
+        p50 = statistics.median(t["p50"] / s["p50"] for t, s in zip(through, straight))
+        rps = statistics.median(t["rps"] / s["rps"] for t, s in zip(through, straight))
+        print(f"local AWS vs direct, median of {ROUNDS} rounds: p50 {p50:.2f}x (goal <= 2x), "
+              f"throughput {rps:.2f}x (goal >= 0.5x)")
         print("nginx + gunicorn + Flask (AWS's sample with its nginx front): not measured; "
               "this benchmark does not run nginx")
         helpers.hosting.delete_endpoint(aws)
