@@ -71,3 +71,34 @@ def measure(label, requests, threads, call) -> dict:
     print(f"{label:<38} {figures['p50']:>8.1f} {figures['p99']:>8.1f} {figures['rps']:>10.0f} "
           f"{figures['errors']:>7}", flush=True)
     return figures
+
+
+# Two local AWSes for a before/after comparison: the programs started as plain new processes (as
+# before warm programs) and the default.
+PLAIN_AND_DEFAULT = {"plain start": {"TUTORIAL_LOCAL_WARM_PROGRAMS": "0"}, "default": {}}
+
+
+def side_by_side(prepare, measure_one, runs: int, figure: str, goal: str = "") -> dict:
+    """For each of PLAIN_AND_DEFAULT, a fresh local AWS and `prepare(aws)` (a tuple of arguments);
+    then `runs` rounds of `measure_one(aws, *arguments)` -> (seconds, text to show), alternating
+    between the two so that both see the same load. Prints each round, the medians and their
+    ratio; returns the medians."""
+    with contextlib.ExitStack() as stack:
+        setups = {}
+        for kind, environment in PLAIN_AND_DEFAULT.items():
+            aws = stack.enter_context(fresh_local_aws(**environment))
+            setups[kind] = (aws, *prepare(aws))
+        results = {kind: [] for kind in setups}
+        print(f"{'run':>4} " + " ".join(f"{kind + ' s':>28}" for kind in setups), flush=True)
+        for run in range(runs):
+            row = []
+            for kind, setup in setups.items():
+                seconds, shown = measure_one(*setup)
+                results[kind].append(seconds)
+                row.append(f"{shown:>28}")
+            print(f"{run + 1:>4} " + " ".join(row), flush=True)
+    medians = {kind: statistics.median(times) for kind, times in results.items()}
+    for kind, median in medians.items():
+        print(f"median {figure}, {kind}: {median:.3f} s{goal}")
+    print(f"ratio default / plain start: {medians['default'] / medians['plain start']:.2f}")
+    return medians

@@ -2,12 +2,10 @@
 by side: one starting `serve` as a plain new process (TUTORIAL_LOCAL_WARM_PROGRAMS=0) and one
 with the default (forked from the image's warm interpreter). Endpoints alternate between them."""
 import os
-import statistics
 import sys
 import time
-from contextlib import ExitStack
 
-from _local import fresh_local_aws
+from _local import side_by_side
 
 RUNS = int(os.environ.get("BENCH_RUNS", "5"))
 
@@ -46,25 +44,15 @@ def start_endpoint(aws, image: str, model_data: str, role: str) -> float:
 
 def main():
     import helpers
-    kinds = {"plain start": {"TUTORIAL_LOCAL_WARM_PROGRAMS": "0"}, "default": {}}
-    with ExitStack() as stack:
-        setups = {}
-        for kind, environment in kinds.items():
-            aws = stack.enter_context(fresh_local_aws(**environment))
-            role = helpers.workflows.Names.from_aws(aws).sagemaker_role_arn
-            setups[kind] = (aws, *trained_model(aws), role)
-        results = {kind: [] for kind in kinds}
-        print(f"{'run':>4} " + " ".join(f"{kind + ' s':>16}" for kind in kinds))
-        for run in range(RUNS):
-            row = []
-            for kind, setup in setups.items():
-                results[kind].append(start_endpoint(*setup))
-                row.append(f"{results[kind][-1]:>16.3f}")
-            print(f"{run + 1:>4} " + " ".join(row), flush=True)
-        medians = {kind: statistics.median(times) for kind, times in results.items()}
-        for kind, median in medians.items():
-            print(f"median CreateEndpoint -> InService, {kind}: {median:.3f} s")
-        print(f"ratio default / plain start: {medians['default'] / medians['plain start']:.2f}")
+
+    def prepare(aws):
+        return (*trained_model(aws), helpers.workflows.Names.from_aws(aws).sagemaker_role_arn)
+
+    def measure_one(*setup):
+        seconds = start_endpoint(*setup)
+        return seconds, f"{seconds:.3f}"
+
+    side_by_side(prepare, measure_one, RUNS, "CreateEndpoint -> InService")
 
 
 if __name__ == "__main__":

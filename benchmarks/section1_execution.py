@@ -6,12 +6,10 @@ forked interpreter per image). Executions alternate between them, so both see th
 the machine; the ratio of their medians is the figure to compare across machines.
 """
 import os
-import statistics
 import sys
 import time
-from contextlib import ExitStack
 
-from _local import fresh_local_aws
+from _local import side_by_side
 
 RUNS = int(os.environ.get("BENCH_RUNS", "7"))
 
@@ -34,30 +32,18 @@ def one_execution(aws, arn) -> tuple[float, float]:
 
 def main():
     import helpers
-    kinds = {"plain start": {"TUTORIAL_LOCAL_WARM_PROGRAMS": "0"}, "default": {}}
-    with ExitStack() as stack:
-        setups = {}
-        for kind, environment in kinds.items():
-            aws = stack.enter_context(fresh_local_aws(**environment))
-            names = helpers.workflows.Names.from_aws(aws)
-            setups[kind] = (aws, helpers.workflows.create_or_update(
-                aws, helpers.workflows.training(names, aws)))
-        for aws, arn in setups.values():
-            one_execution(aws, arn)  # the first job of each server prepares what it keeps
-        results = {kind: [] for kind in kinds}
-        print(f"{'run':>4} " + " ".join(f"{kind + ' s':>16} {'(train phase)':>14}"
-                                         for kind in kinds))
-        for run in range(RUNS):
-            row = []
-            for kind, (aws, arn) in setups.items():
-                seen, program = one_execution(aws, arn)
-                results[kind].append(seen)
-                row.append(f"{seen:>16.3f} {program:>14.3f}")
-            print(f"{run + 1:>4} " + " ".join(row), flush=True)
-        medians = {kind: statistics.median(times) for kind, times in results.items()}
-        for kind, median in medians.items():
-            print(f"median StartExecution -> SUCCEEDED, {kind}: {median:.3f} s (goal <= 0.5 s)")
-        print(f"ratio default / plain start: {medians['default'] / medians['plain start']:.2f}")
+
+    def prepare(aws):
+        names = helpers.workflows.Names.from_aws(aws)
+        arn = helpers.workflows.create_or_update(aws, helpers.workflows.training(names, aws))
+        one_execution(aws, arn)  # the first job of each server prepares what it keeps
+        return (arn,)
+
+    def measure_one(aws, arn):
+        seen, program = one_execution(aws, arn)
+        return seen, f"{seen:.3f} (train phase {program:.3f})"
+
+    side_by_side(prepare, measure_one, RUNS, "StartExecution -> SUCCEEDED", " (goal <= 0.5 s)")
 
 
 if __name__ == "__main__":
