@@ -360,6 +360,7 @@ def child_main(job):
     file as __main__, exit with its status as the interpreter would."""
     request, output = job
     os.setpgid(0, 0)
+    _end_with_parent()
     os.dup2(output, 1)
     os.dup2(output, 2)
     os.close(output)
@@ -414,6 +415,19 @@ def _exit(code: int):
         except (OSError, ValueError):
             pass
     os._exit(code)
+
+
+def _end_with_parent():
+    """Be killed if the zygote dies (Linux's PR_SET_PDEATHSIG): the local AWS, which learns a
+    program's exit status from the zygote, then reports it killed, and so it is."""
+    try:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() == 1:  # the zygote died before the line above: go with it
+        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _reseed():

@@ -185,6 +185,30 @@ def test_when_the_zygote_died_the_next_program_starts_plainly_then_warm_again(tm
     assert third.warm and code == 0 and lines == ["trained"]
 
 
+def test_a_program_whose_zygote_dies_dies_with_it_and_is_reported_killed(tmp_path, warm_on):
+    programs = tmp_path / "image"
+    make_program(programs, "sleeps", PYTHON_SHEBANG + "import time\nprint('up', flush=True)\n"
+                 "time.sleep(60)\n")
+    (tmp_path / "job").mkdir()
+    program = Program(programs, "sleeps", tmp_path / "job")
+    assert program.warm and next(program.lines()) == "up"
+    zygote = warm.ZYGOTES._zygotes[programs.resolve()]
+    os.killpg(zygote.process.pid, signal.SIGKILL)  # its own group: not the program's
+    assert program.wait(10) == -signal.SIGKILL
+    deadline = time.monotonic() + 10
+    while _exists(program.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _exists(program.pid), "the program outlived its zygote"
+
+
+def _exists(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split(") ")[1][0] != "Z"  # a zombie has ended
+    except FileNotFoundError:
+        return False
+
+
 def test_a_program_that_is_not_python_starts_as_before(tmp_path, warm_on):
     programs = tmp_path / "image"
     make_program(programs, "train", "#!/bin/sh\necho \"shell $OPT_ML\"\nexit 3\n")
