@@ -14,6 +14,7 @@ As on AWS, where a learner can observe it:
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import os
 import shutil
 import socket
@@ -74,6 +75,9 @@ class Variant:
         self.url = f"http://127.0.0.1:{self.port}"
         self.in_flight = 0
         self._lock = threading.Condition()
+        # One HTTP connection to `serve` per thread of the local AWS (its server answers each
+        # client connection on a thread of its own), kept alive when `serve` keeps it open.
+        self._connections = threading.local()
         self.log = CloudWatchLog(logs, f"/aws/sagemaker/Endpoints/{endpoint}",
                                  f"{variant_name}/i-{self.port}")
         self.program = Program(program_dir, "serve", self.workdir, {
@@ -105,17 +109,34 @@ class Variant:
             headers = {"Content-Type": content_type}
             if accept:
                 headers["Accept"] = accept
-            request = urllib.request.Request(f"{self.url}/invocations", data=body,
-                                             method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=INVOCATION_TIMEOUT_SECONDS) as reply:
-                    return reply.status, reply.read(), reply.headers.get("Content-Type", "")
-            except urllib.error.HTTPError as error:
-                return error.code, error.read(), error.headers.get("Content-Type", "")
+            return self._post("/invocations", body, headers)
         finally:
             with self._lock:
                 self.in_flight -= 1
                 self._lock.notify_all()
+
+    def _post(self, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str]:
+        """POST on this thread's connection: (status, body, content type). If a connection kept
+        open from an earlier request turns out closed by `serve` meanwhile (it answers nothing),
+        the request goes once more on a new one; any other failure is the caller's."""
+        connection = getattr(self._connections, "current", None)
+        reused = connection is not None and connection.sock is not None
+        if connection is None:
+            connection = self._connections.current = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=INVOCATION_TIMEOUT_SECONDS)
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            reply = connection.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            connection.close()
+            if not reused:
+                raise
+            connection.request("POST", path, body=body, headers=headers)
+            reply = connection.getresponse()
+        except Exception:
+            connection.close()
+            raise
+        return reply.status, reply.read(), reply.getheader("Content-Type", "")
 
     def stop(self, drain_seconds: float = 30):
         """Stop after the requests in flight are answered (SIGTERM: gunicorn finishes them)."""
