@@ -57,6 +57,14 @@ class SageMakerIntegration(TaskIntegration):
             return None
         return set(_input_members(action))
 
+    def offered(self) -> list[str]:
+        resources = []
+        for action, sync in SUPPORTED_ACTIONS.items():
+            resources.append(f"arn:aws:states:::sagemaker:{action}")
+            if sync:
+                resources.append(f"arn:aws:states:::sagemaker:{action}.sync")
+        return resources
+
     def call(self, region: str, action: str, parameters: dict) -> dict:
         client = self._clients("sagemaker", region)
         snake = "".join("_" + c.lower() if c.isupper() else c for c in action)
