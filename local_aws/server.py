@@ -26,9 +26,10 @@ from .control import HOST, STATE_FILE
 from .faults import FaultInjector
 from .hosting import LocalHosting
 from .moto_hooks.config import DEFAULT_ACCOUNT_ID, QuietRequestHandler, moto_app
+from .processing import LocalProcessing
 from .sagemaker import LocalSageMaker
-from .transform import LocalTransform
 from .stepfunctions_sagemaker import SageMakerIntegration
+from .transform import LocalTransform
 
 FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 
@@ -82,6 +83,8 @@ class LocalAwsServer:
         # The other job kinds share training's local limit (sagemaker.slots).
         self.transform = LocalTransform(clients, DEFAULT_ACCOUNT_ID, self.state_dir / "jobs",
                                         self.sagemaker.slots, self.hosting)
+        self.processing = LocalProcessing(clients, DEFAULT_ACCOUNT_ID, self.state_dir / "jobs",
+                                          self.sagemaker.slots)
         self.faults = FaultInjector()
         self.app = LocalAwsApp(moto_app(), self.sagemaker,
                                self.hosting, self.faults, self._admin,
@@ -90,7 +93,7 @@ class LocalAwsServer:
 
     def job_kinds(self) -> tuple:
         """The SageMaker job kinds besides training, each with its API operations."""
-        return (self.transform,)
+        return (self.transform, self.processing)
 
     def _dispatch(self, environ, start_response):
         return self.app(environ, start_response)
