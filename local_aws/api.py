@@ -65,7 +65,9 @@ class LocalAwsApp:
     """WSGI app: routes SageMaker and admin requests to us, the rest to moto."""
 
     def __init__(self, moto_app, sagemaker: LocalSageMaker, hosting: LocalHosting,
-                 faults: FaultInjector, admin):
+                 faults: FaultInjector, admin, job_kinds=()):
+        """`job_kinds`: further SageMaker job kinds (transform, processing...), each serving the
+        operations its `operations()` names."""
         self._moto = moto_app
         self.sagemaker = sagemaker
         self.hosting = hosting
@@ -84,6 +86,8 @@ class LocalAwsApp:
             "AddTags": self.tags.add_tags, "ListTags": self.tags.list_tags,
             "DeleteTags": self.tags.delete_tags,
         }
+        for kind in job_kinds:
+            self._operations.update(kind.operations())
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

@@ -61,7 +61,10 @@ class Variant:
     """One running copy of a model: the `serve` program, its model files and its log."""
 
     def __init__(self, endpoint: str, variant_name: str, program_dir: Path, model_archive: Path,
-                 environment: dict, work_root: Path, logs, model_data_url: str = ""):
+                 environment: dict, work_root: Path, logs, log_group: str | None = None,
+                 model_data_url: str = ""):
+        """`endpoint` names the endpoint (or the batch transform job) the copy serves; its log
+        goes to `log_group` (default: the endpoint's, /aws/sagemaker/Endpoints/<endpoint>)."""
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{endpoint}-", dir=work_root))
         model_dir = self.workdir / "model"
         model_dir.mkdir()
@@ -78,7 +81,7 @@ class Variant:
         # One HTTP connection to `serve` per thread of the local AWS (its server answers each
         # client connection on a thread of its own), kept alive when `serve` keeps it open.
         self._connections = threading.local()
-        self.log = CloudWatchLog(logs, f"/aws/sagemaker/Endpoints/{endpoint}",
+        self.log = CloudWatchLog(logs, log_group or f"/aws/sagemaker/Endpoints/{endpoint}",
                                  f"{variant_name}/i-{self.port}")
         self.program = Program(program_dir, "serve", self.workdir, {
             **environment, "SAGEMAKER_BIND_TO_PORT": str(self.port),
@@ -368,23 +371,35 @@ class LocalHosting:
             raise validation_error(f'Could not find endpoint "{name}".')
         return endpoint
 
+    def model(self, name: str, region: str) -> dict | None:
+        """A model's description, or None: for the jobs that use models (batch transform)."""
+        return self._models.get((region, name))
+
+    def start_model(self, model: dict, region: str, serving: str, variant_name: str,
+                    environment: dict | None = None, log_group: str | None = None) -> Variant:
+        """Start a model's `serve` program, as an endpoint (or a batch transform job, `serving`
+        names which) runs it: the model archive from S3 unpacked into its /opt/ml/model, the
+        container's environment with `environment` on top. Returns once it has started; the
+        caller waits for /ping (`Variant.wait_healthy`) and stops it."""
+        container = model["PrimaryContainer"]
+        program_dir = resolve_program_dir(self._clients("ecr", region), container["Image"])
+        bucket, key = parse_uri(container["ModelDataUrl"])
+        with tempfile.TemporaryDirectory(dir=self._work_root) as download:
+            archive = Path(download) / "model.tar.gz"
+            self._clients("s3", region).download_file(bucket, key, str(archive))
+            return Variant(serving, variant_name, program_dir, archive,
+                           {**(container.get("Environment") or {}), **(environment or {})},
+                           self._work_root, self._clients("logs", region), log_group,
+                           container["ModelDataUrl"])
+
     def _start_variant(self, endpoint: Endpoint, config: dict) -> tuple[Variant, str]:
         variant_spec = config["ProductionVariants"][0]
         model = self._models.get((endpoint.region, variant_spec["ModelName"]))
         if model is None:
             raise RuntimeError(f"model {variant_spec['ModelName']} no longer exists")
-        container = model["PrimaryContainer"]
-        program_dir = resolve_program_dir(self._clients("ecr", endpoint.region),
-                                          container["Image"])
-        bucket, key = parse_uri(container["ModelDataUrl"])
-        with tempfile.TemporaryDirectory(dir=self._work_root) as download:
-            archive = Path(download) / "model.tar.gz"
-            self._clients("s3", endpoint.region).download_file(bucket, key, str(archive))
-            variant = Variant(endpoint.name, variant_spec.get("VariantName", "AllTraffic"),
-                              program_dir, archive, container.get("Environment") or {},
-                              self._work_root, self._clients("logs", endpoint.region),
-                              container["ModelDataUrl"])
-        return variant, container["Image"]
+        variant = self.start_model(model, endpoint.region, endpoint.name,
+                                   variant_spec.get("VariantName", "AllTraffic"))
+        return variant, model["PrimaryContainer"]["Image"]
 
     def _deploy(self, endpoint: Endpoint, config: dict, update: bool):
         variant = reason = None

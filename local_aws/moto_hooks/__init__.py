@@ -50,6 +50,7 @@ def install(port: int):
     global _installed
     check_version()
     from . import config, errors, executions, jsonata, stepfunctions, variables
+    from . import refusals
     config.point_interpreter_at(port)
     if _installed:
         return
@@ -59,6 +60,7 @@ def install(port: int):
     variables.install()
     errors.install()
     executions.install()
+    refusals.install()
     _installed = True
 
 
