@@ -59,6 +59,8 @@ def install(port: int):
     variables.install()
     errors.install()
     executions.install()
+    from . import distributed_map
+    distributed_map.install()
     _installed = True
 
 
