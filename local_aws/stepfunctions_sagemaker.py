@@ -21,6 +21,14 @@ from .integrations import TaskFailed, TaskIntegration, to_state_output
 SUPPORTED_ACTIONS = {"createTrainingJob": True, "createModel": False,
                      "createEndpointConfig": False, "createEndpoint": False,
                      "updateEndpoint": False}
+SUPPORTED_ACTIONS["createHyperParameterTuningJob"] = True
+# For each `.sync` action: the describe call that polls the job, its name field, its status field.
+SYNC_DESCRIBE = {
+    "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "createHyperParameterTuningJob": ("describe_hyper_parameter_tuning_job",
+                                      "HyperParameterTuningJobName",
+                                      "HyperParameterTuningJobStatus"),
+}
 # Error codes that Step Functions reports under their own exception name.
 NAMED_EXCEPTIONS = {"ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound"}
 
@@ -56,11 +64,12 @@ class SageMakerIntegration(TaskIntegration):
 
     def sync_poller(self, region: str, action: str, parameters: dict, response: dict):
         client = self._clients("sagemaker", region)
-        name = parameters["TrainingJobName"]
+        describe, name_field, status_field = SYNC_DESCRIBE[action]
+        name = parameters[name_field]
 
         def poll():
-            job = to_state_output(client.describe_training_job(TrainingJobName=name))
-            status = job["TrainingJobStatus"]
+            job = to_state_output(getattr(client, describe)(**{name_field: name}))
+            status = job[status_field]
             if status == "Completed":
                 return job
             if status in ("Failed", "Stopped"):
