@@ -34,6 +34,7 @@ for a free local slot, and its SecondaryStatusTransitions say so.
 """
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import json
 import threading
@@ -262,6 +263,7 @@ def _eval_job(self, env, job):
         env.states.reset(job.job_input)
         env.stack.append(env.states.get_input())
         self._eval_input(env_frame=env)
+        child.input = copy.deepcopy(env.states.get_input())  # after ItemSelector, as on AWS
         job.job_program.eval(env)
         end_state = env.program_state()
         if isinstance(end_state, ProgramError):

@@ -97,6 +97,19 @@ def test_csv_with_a_header_row_results_written_to_s3_as_aws_writes_them(aws):
     assert manifest["ResultFiles"]["FAILED"][0]["Size"] == len(json.dumps([failed]))
 
 
+def test_a_child_executions_input_is_the_item_selectors_output(aws):
+    key = _put(aws, "dmap/two.json", json.dumps(["x", "y"]).encode())
+    described, _ = run_state_machine(aws, dmap_definition(
+        key, {"InputType": "JSON"}, {"P": {"Type": "Pass", "End": True}}, start_at="P",
+        ItemSelector={"value.$": "$$.Map.Item.Value", "index.$": "$$.Map.Item.Index"},
+        ResultWriter={"Resource": "arn:aws:states:::s3:putObject",
+                      "Parameters": {"Bucket": BUCKET, "Prefix": "dmap/selected"}}))
+    run_id = json.loads(described["output"])["MapRunArn"].split(":")[-1]
+    succeeded = _read_json(aws, f"dmap/selected/{run_id}/SUCCEEDED_0.json")
+    assert sorted(json.loads(r["Input"])["index"] for r in succeeded) == [0, 1]
+    assert {json.loads(r["Input"])["value"] for r in succeeded} == {"x", "y"}
+
+
 def test_csv_without_a_header_row_takes_the_given_headers_and_max_items(aws):
     key = _put(aws, "dmap/no-header.csv", NO_HEADER_CSV)
     described, _ = run_state_machine(aws, dmap_definition(
