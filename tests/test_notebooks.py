@@ -62,6 +62,8 @@ EXPECTED_OUTPUT = {
 }
 EXPECTED_OUTPUT["11"] = ["'SUCCEEDED'", "SUCCEEDED_0.json", "FAILED_0.json", "States.TaskFailed",
                          "States.ExceedToleratedFailureThreshold"]
+EXPECTED_OUTPUT["10"] = ["'SUCCEEDED'", "BestTrainingJob", "training job(s) of a tuning job",
+                         "byo-model-tuned-run-", "TrainingJobStatusCounters"]
 
 
 # The workflows each notebook constructs in its own cells. After the notebook ran, the state
@@ -75,6 +77,7 @@ REFERENCE_WORKFLOWS = {
     "07": ["train-and-host"],
 }
 REFERENCE_WORKFLOWS["11"] = ["many-models"]
+REFERENCE_WORKFLOWS["10"] = ["tuning"]
 
 
 def assert_constructions_match_references(number: str):

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 import json
 
-from .. import config, executions, scale_workflows
+from .. import scale_workflows
 from . import NotYet, exercise
-from .common import AN_EXECUTION, finished_execution, short
+from .common import AN_EXECUTION, finished_execution, newest_successful_run, number_of_leaves
 
 THRESHOLD_ERROR = "States.ExceedToleratedFailureThreshold"
 
@@ -46,26 +46,12 @@ def _no_failure_tolerated(aws, answer, feedback):
 
 def _latest_results(aws) -> dict:
     """The ResultWriter results of the newest successful run of the many-models workflow."""
-    sfn = aws.client("stepfunctions")
-    arn = (f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:"
-           f"{config.STATE_MACHINE_PREFIX}many-models")
-    try:
-        runs = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
-    except sfn.exceptions.StateMachineDoesNotExist:
-        runs = []
-    if not runs:
-        raise NotYet("There is no successful run of sagemaker-byo-many-models yet: run the "
-                     "notebook's cells from the top first.")
-    newest = max(runs, key=lambda run: run["startDate"])
-    return scale_workflows.map_run_results(aws, executions.describe(aws, newest["executionArn"]))
+    return scale_workflows.map_run_results(aws, newest_successful_run(aws, "many-models"))
 
 
 @exercise("11.2", "The best of many, from S3", "the max_leaf_nodes of the best model (a number)")
 def _best_of_many(aws, answer, feedback):
-    try:
-        leaves = int(answer)
-    except (TypeError, ValueError):
-        raise NotYet(f"`answer` should be a number of leaves, like 4; got {short(answer)}.")
+    leaves = number_of_leaves(answer)
     scores = []
     for child in _latest_results(aws).get("SUCCEEDED", []):
         job = json.loads(child["Output"])
