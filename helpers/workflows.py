@@ -360,3 +360,17 @@ def start(aws, state_machine_arn: str, name: str | None = None,
         input=json.dumps(execution_input or {}))
     return response["executionArn"]
 
+
+
+
+# Notebooks 10 (tuning) and 11 (many models): their reference builders live in
+# helpers.scale_workflows, which builds on this module (so it is imported when first used).
+def _scale_workflow(name: str):
+    def build(names: Names, aws=None):
+        from . import scale_workflows
+        return scale_workflows.BUILDERS[name](names, aws)
+    build.__name__ = name.replace("-", "_")
+    return build
+
+
+BUILDERS.update({name: _scale_workflow(name) for name in ("tuning", "many-models")})

@@ -20,6 +20,7 @@ from .moto_hooks import ApiError, stepfunctions_operations
 from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker, SageMakerError
 from .tags import TagStore
+from .tuning import LocalTuning
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOCATION_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -88,6 +89,9 @@ class LocalAwsApp:
         }
         for kind in job_kinds:
             self._operations.update(kind.operations())
+        # Hyperparameter tuning (its DescribeTrainingJob adds TuningJobArn to its jobs).
+        self.tuning = LocalTuning(sagemaker, self.tags)
+        self._operations.update(self.tuning.operations())
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

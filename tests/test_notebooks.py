@@ -60,6 +60,10 @@ EXPECTED_OUTPUT = {
            "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
     "99": ["Nothing of the series' is left."],
 }
+EXPECTED_OUTPUT["11"] = ["'SUCCEEDED'", "SUCCEEDED_0.json", "FAILED_0.json", "States.TaskFailed",
+                         "States.ExceedToleratedFailureThreshold"]
+EXPECTED_OUTPUT["10"] = ["'SUCCEEDED'", "BestTrainingJob", "training job(s) of a tuning job",
+                         "byo-model-tuned-run-", "TrainingJobStatusCounters"]
 
 
 # The workflows each notebook constructs in its own cells. After the notebook ran, the state
@@ -72,6 +76,8 @@ REFERENCE_WORKFLOWS = {
     "06": ["train-multiple"],
     "07": ["train-and-host"],
 }
+REFERENCE_WORKFLOWS["11"] = ["many-models"]
+REFERENCE_WORKFLOWS["10"] = ["tuning"]
 
 
 def assert_constructions_match_references(number: str):

@@ -61,6 +61,8 @@ def install(port: int):
     errors.install()
     executions.install()
     refusals.install()
+    from . import distributed_map
+    distributed_map.install()
     _installed = True
 
 
