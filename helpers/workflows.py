@@ -374,3 +374,8 @@ def _scale_workflow(name: str):
 
 
 BUILDERS.update({name: _scale_workflow(name) for name in ("tuning", "many-models")})
+
+# Notebook 12's JSONata workflows (helpers.jsonata_workflows), which the SDK cannot build.
+from .jsonata_workflows import BUILDERS as _JSONATA_BUILDERS  # noqa: E402
+
+BUILDERS.update(_JSONATA_BUILDERS)

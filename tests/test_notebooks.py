@@ -59,6 +59,8 @@ EXPECTED_OUTPUT = {
     "07": ["[OK] Model deployed", "accuracy on 45 held-out rows", "ModelError 415",
            "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
     "99": ["Nothing of the series' is left."],
+    "12": ["'SUCCEEDED'", "Training failed in execution jsonata-bad-", "row 73, column 3",
+           "'Create endpoint'", "ExecutionRedriven", "-1-0'", "'redriveStatus': 'REDRIVABLE'"],
 }
 EXPECTED_OUTPUT["11"] = ["'SUCCEEDED'", "SUCCEEDED_0.json", "FAILED_0.json", "States.TaskFailed",
                          "States.ExceedToleratedFailureThreshold"]
@@ -75,6 +77,7 @@ REFERENCE_WORKFLOWS = {
     "05": ["training-parameters"],
     "06": ["train-multiple"],
     "07": ["train-and-host"],
+    "12": ["training-retry-notify-jsonata", "training-redrivable-jsonata"],
 }
 REFERENCE_WORKFLOWS["11"] = ["many-models"]
 REFERENCE_WORKFLOWS["10"] = ["tuning"]
