@@ -429,6 +429,9 @@ class LocalSageMaker:
             timer.start()
         try:
             for line in job.program.lines():
+                # The job's directory stands in for /opt/ml: the log says /opt/ml, as on AWS,
+                # and shows no path of this machine.
+                line = line.replace(str(opt_ml), "/opt/ml")
                 log.add(line)
                 metrics.parse(line)
             exit_code = job.program.wait()
