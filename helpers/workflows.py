@@ -221,8 +221,8 @@ def _describe_endpoint(state_id: str, **kwargs):
                       parameters={"EndpointName": ENDPOINT_NAME}, **kwargs)
 
 
-# Create or update: DescribeEndpoint through the AWS SDK integration names its errors
-# <Service>.<Exception> (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+# Create or update: the AWS SDK integration names a failed call's error <Service>.<Exception>
+# (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
 # SageMaker answers a missing endpoint with ValidationException, which its API model does not
 # declare, so Step Functions reports the SDK's generic SageMaker.SageMakerException, Cause
 # 'Could not find endpoint "<arn>". (Service: SageMaker, Status Code: 400, Request ID: ...)'.

@@ -143,9 +143,9 @@ def test_section_5_alerts_with_the_endpoint_failure_reason_and_routes_on_the_cau
     arn = f"arn:aws:sagemaker:{local.region}:{local.account_id}:endpoint/{workflows.ENDPOINT_NAME}"
     for cause, expected in (
             (f'Could not find endpoint "{arn}". (Service: SageMaker, Status Code: 400, '
-             "Request ID: 1)", "Create endpoint"),
+             + "Request ID: 1)", "Create endpoint"),
             ("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: "
-             "sagemaker:DescribeEndpoint (Service: SageMaker, Status Code: 400, Request ID: 2)",
+             + "sagemaker:DescribeEndpoint (Service: SageMaker, Status Code: 400, Request ID: 2)",
              "Notify Failure"),
             ("Rate exceeded (Service: SageMaker, Status Code: 400, Request ID: 3)",
              "Notify Failure")):
