@@ -124,6 +124,10 @@ def training_retry_notify_detailed(names: Names, aws=None):
 EXECUTION_INPUT_SCHEMA = {"ModelPrefix": str, "TrainingImage": str, "TrainingDataUri": str,
                           "OutputPath": str, "TrainingRoleArn": str, "ContentType": str,
                           "Hyperparameters": dict, "AlertTopicArn": str}
+# What the Estimator gets where the SDK refuses a placeholder; TrainingStep(parameters=...)
+# replaces both with the execution input's values, so neither reaches the definition.
+STAND_IN_IMAGE = "set-from-the-execution-input"
+STAND_IN_ROLE = "arn:aws:iam::000000000000:role/set-from-the-execution-input"
 METRIC_DEFINITIONS = [{"Name": "train:accuracy", "Regex": r"train_accuracy: ([0-9.]+)"},
                       {"Name": "validation:accuracy", "Regex": r"validation_accuracy: ([0-9.]+)"}]
 
@@ -138,8 +142,7 @@ def training_step_from_input(names: Names, aws=None, state_id: str = "Train mode
     `"Field.$": "$$.Execution.Input['Field']"`).
     """
     run = sdk.ExecutionInput(schema=EXECUTION_INPUT_SCHEMA)
-    stand_in = estimator(names, aws, image_uri="set-from-the-execution-input",
-                         role="arn:aws:iam::000000000000:role/set-from-the-execution-input",
+    stand_in = estimator(names, aws, image_uri=STAND_IN_IMAGE, role=STAND_IN_ROLE,
                          metric_definitions=METRIC_DEFINITIONS)
     return steps.TrainingStep(
         state_id, estimator=stand_in,

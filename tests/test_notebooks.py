@@ -54,11 +54,14 @@ EXPECTED_OUTPUT = {
     "04": ["('SUCCEEDED', 3)", "('FAILED', 6)", "Error during model training!",
            "row 73, column 3: '?' is not a number.", "Training failed in execution detailed-",
            "SageMakerModelTraining: caught (retried 5x)"],
-    "05": ["- ModelPrefix: the job name", "- AlertTopicArn: missing", "wine-tree-run-"],
-    "06": ["validation:accuracy", "-set-3", "started (s)"],
+    "05": ["- ModelPrefix: the job name", "- AlertTopicArn: missing", "wine-tree-run-",
+           "$$.Execution.Input['TrainingImage']", '"ModelPrefix": "iris-tree",'],
+    "06": ["validation:accuracy", "-set-3", "started (s)", "MapIterationFailed",
+           "'States.TaskFailed')", "'Completed')"],
     "07": ["[OK] Model deployed", "accuracy on 45 held-out rows", "ModelError 415",
-           "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
-    "99": ["Nothing of the series' is left."],
+           "Find the endpoint\nUpdate endpoint\n", "sagemaker-byo-endpoint: deleted",
+           'Endpoint not found?\nCreate endpoint\n', "× [Wait for the endpoint → Check"],
+    "99": ["Nothing of the series' is left.", "What exists: nothing."],
 }
 
 

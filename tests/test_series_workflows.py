@@ -110,9 +110,15 @@ def test_cleanup_removes_everything_and_says_so(local):
     assert kinds >= {"endpoint", "endpoint configuration", "model", "state machine", "S3 object",
                      "S3 bucket", "SNS subscription", "SNS topic", "SQS queue", "IAM role",
                      "log group", "log stream", "ECR repository"}
+    shown = helpers.cleanup.overview(items, "What exists")  # notebook 99: a count per kind
+    assert dict(zip(shown.counts["kind"], shown.counts["count"])) == {
+        kind: sum(k == kind for k, _ in items) for kind in kinds}
+    assert "<details>" in shown._repr_html_() and f"What exists: all {len(items)}" in repr(shown)
     outcome = helpers.cleanup.delete(local, items)
     assert set(outcome["outcome"]) == {"deleted"}
+    assert set(helpers.cleanup.overview(outcome, "Deleted").counts["outcome"]) == {"deleted"}
     assert helpers.cleanup.plan(local) == []
+    assert helpers.cleanup.overview([], "Left") == "Left: nothing."
     # And the services agree: nothing of the series' is listed any more.
     assert local.client("sagemaker").list_endpoints()["Endpoints"] == []
     assert not any(m["name"].startswith("sagemaker-byo-") for m in
@@ -152,3 +158,13 @@ def test_section_5_alerts_with_the_endpoint_failure_reason_and_routes_on_the_cau
         routed = test_state("Endpoint not found?", {"error": {
             "Error": workflows.ENDPOINT_LOOKUP_ERROR, "Cause": cause}})
         assert routed["nextState"] == expected, cause
+
+
+def test_an_execution_path_folds_the_waiting_loop_into_one_line():
+    loop = ["Wait for the endpoint", "Check the endpoint", "Is it in service?"]
+    entered = ["Find the endpoint", "Endpoint not found?", "Create endpoint"] + loop * 3 + [
+        "Notify Success"]
+    assert helpers.executions._fold_loops(entered) == [
+        "Find the endpoint", "Endpoint not found?", "Create endpoint",
+        "3 × [Wait for the endpoint → Check the endpoint → Is it in service?]", "Notify Success"]
+    assert helpers.executions._fold_loops(["a", "b", "a", "b", "c"]) == ["2 × [a → b]", "c"]
