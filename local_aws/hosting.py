@@ -294,6 +294,9 @@ class LocalHosting:
         return {"EndpointArn": endpoint.arn}
 
     def describe_endpoint(self, request: dict, region: str) -> dict:
+        # As SageMaker: a malformed name is refused before any lookup, so "Could not find
+        # endpoint" always means a well-formed name that does not exist (§5 routes on it).
+        check_name(request.get("EndpointName"), "endpointName")
         return self._endpoint(request.get("EndpointName"), region).describe()
 
     def delete_endpoint(self, request: dict, region: str) -> dict:
@@ -368,7 +371,10 @@ class LocalHosting:
     def _endpoint(self, name, region: str) -> Endpoint:
         endpoint = self._endpoints.get((region, name))
         if endpoint is None:
-            raise validation_error(f'Could not find endpoint "{name}".')
+            # SageMaker's own words, ARN included (its API reference documents no error for
+            # DescribeEndpoint; this is what the service answers).
+            raise validation_error(
+                f'Could not find endpoint "{self._arn(region, "endpoint", str(name))}".')
         return endpoint
 
     def model(self, name: str, region: str) -> dict | None:

@@ -229,6 +229,7 @@ def test_06_gate_and_concurrency_wrong_answers(local, names):
                     {"HyperparameterSets": [{"max_leaf_nodes": "2"}]})
     feedback = said(exercises.check(local, "06.1", execution))
     assert "NumericGreaterThanEquals" in feedback and "no Default" in feedback
+    assert "by its name, not by its place in FinalMetricDataList" in feedback
     unlimited = workflows.train_multiple(names, local, max_concurrency=0).definition.branch
     execution = run(local, workflows.workflow("exercise-06-test", unlimited, names, local),
                     {"HyperparameterSets": [{"max_leaf_nodes": "2"}, {"max_leaf_nodes": "4"}]})
@@ -247,7 +248,7 @@ def test_07_gate_and_endpoint_wrong_answers(local, names):
     gate.default_choice(steps.Fail("Not accurate enough"))
     train.next(gate)
     execution = run(local, workflows.workflow("exercise-07-test", chain, names, local))
-    assert "validation:accuracy is FinalMetricDataList[1]" in said(
+    assert "Read validation:accuracy by its name" in said(
         exercises.check(local, "07.1", execution))
     deployed = run(local, workflows.train_and_host(names, local))
     try:

@@ -57,11 +57,14 @@ EXPECTED_OUTPUT = {
            "SageMakerModelTraining: caught (retried 5x)",
            # the improved alert, printed whole, carries the job's FailureReason
            "failed: training/iris_malformed.csv, row 73, column 3: '?' is not a number."],
-    "05": ["- ModelPrefix: the job name", "- AlertTopicArn: missing", "wine-tree-run-"],
-    "06": ["validation:accuracy", "-set-3", "started (s)"],
+    "05": ["- ModelPrefix: the job name", "- AlertTopicArn: missing", "wine-tree-run-",
+           "$$.Execution.Input['TrainingImage']", '"ModelPrefix": "iris-tree",'],
+    "06": ["validation:accuracy", "-set-3", "started (s)", "MapIterationFailed",
+           "'States.TaskFailed')", "'Completed')"],
     "07": ["[OK] Model deployed", "accuracy on 45 held-out rows", "ModelError 415",
-           "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
-    "99": ["Nothing of the series' is left."],
+           "Find the endpoint\nUpdate endpoint\n", "sagemaker-byo-endpoint: deleted",
+           'Endpoint not found?\nCreate endpoint\n', "× [Wait for the endpoint → Check"],
+    "99": ["Nothing of the series' is left.", "What exists: nothing."],
     "12": ["'SUCCEEDED'", "Training failed in execution jsonata-bad-", "row 73, column 3",
            "'Create endpoint'", "ExecutionRedriven", "-1-0'", "'redriveStatus': 'REDRIVABLE'"],
 }
