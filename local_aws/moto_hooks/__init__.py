@@ -113,3 +113,11 @@ def stepfunctions_operations() -> dict:
             "PublishStateMachineVersion": served(definitions.publish_version),
             "ListStateMachineVersions": served(definitions.list_versions),
             "RedriveExecution": served(redrive.redrive_execution)}
+
+
+def sign_interpreter_calls(credentials):
+    """moto's Step Functions interpreter calls services back with fixed keys ("ak"/"sk"): make it
+    sign with the local AWS's own (see credentials.py)."""
+    check_version()
+    from . import credentials as interpreter_credentials
+    interpreter_credentials.install(credentials)
