@@ -50,6 +50,7 @@ def install(port: int):
     global _installed
     check_version()
     from . import config, errors, executions, jsonata, redrive, stepfunctions, variables
+    from . import refusals
     config.point_interpreter_at(port)
     if _installed:
         return
@@ -60,6 +61,9 @@ def install(port: int):
     errors.install()
     executions.install()
     redrive.install()  # after variables: it wraps the state evaluation variables wraps
+    refusals.install()
+    from . import distributed_map
+    distributed_map.install()
     _installed = True
 
 
@@ -109,3 +113,11 @@ def stepfunctions_operations() -> dict:
             "PublishStateMachineVersion": served(definitions.publish_version),
             "ListStateMachineVersions": served(definitions.list_versions),
             "RedriveExecution": served(redrive.redrive_execution)}
+
+
+def sign_interpreter_calls(credentials):
+    """moto's Step Functions interpreter calls services back with fixed keys ("ak"/"sk"): make it
+    sign with the local AWS's own (see credentials.py)."""
+    check_version()
+    from . import credentials as interpreter_credentials
+    interpreter_credentials.install(credentials)

@@ -52,6 +52,16 @@ def test_moto_still_does_not_serve(operation):
     assert not hasattr(StepFunctionResponse, operation)
 
 
+def test_an_unknown_states_error_name_is_kept_not_refused():
+    """The errors hook never raises where moto's CustomErrorName would: a States.* name moto has
+    no constant for is kept as reported (and still matched by name)."""
+    from local_aws.moto_hooks.errors import named
+    assert named("States.TaskFailed").error_name == "States.TaskFailed"
+    assert named("States.SomethingNew").error_name == "States.SomethingNew"
+    assert named("States.SomethingNew") == named("States.SomethingNew")
+    assert named("MyError").error_name == "MyError"
+
+
 def test_moto_still_cannot_redrive_nor_describe_a_redrive(server):
     """RedriveExecution (local_aws/moto_hooks/redrive.py): moto's backend has no redrive and its
     DescribeExecution answer has none of the redrive fields."""

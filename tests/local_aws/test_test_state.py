@@ -106,8 +106,7 @@ def test_botocore_sends_test_state_to_a_sync_prefixed_host(server):
     custom endpoint_url: http://127.0.0.1:PORT becomes http://sync-127.0.0.1:PORT, which does
     not resolve. Clients of the local AWS turn it off (Config(inject_host_prefix=False), or the
     environment variable AWS_DISABLE_HOST_PREFIX_INJECTION=true)."""
-    session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                            aws_secret_access_key="testing")
+    session = boto3.Session(region_name=REGION, **server.credentials.for_boto3())
     definition = json.dumps({"Type": "Pass", "End": True})
     prefixed = session.client("stepfunctions", endpoint_url=server.url,
                               config=Config(retries={"total_max_attempts": 1}))
