@@ -21,9 +21,14 @@ DESCRIBE_ENDPOINT = "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint"
 # Retry nor a redrive asks SageMaker for a job name it has already used.
 JOB_NAME = ("{% 'sagemaker-bring-your-own-' & $states.context.Execution.Name & '-' & "
             "$states.context.Execution.RedriveCount & '-' & $states.context.State.RetryCount %}")
-# The alert: one expression instead of States.Format over paths that a ResultPath put there.
+# The alert: one expression where JSONPath needs a Choice, two Pass states and a States.Format
+# over paths a ResultPath put there: for a job that ran and failed (States.TaskFailed) the Cause
+# is its DescribeTrainingJob as JSON text, of which it keeps the name and the FailureReason.
 ALERT_MESSAGE = ("{% 'Training failed in execution ' & $states.context.Execution.Name & "
-                 "'. Error: ' & $error.Error & '. Cause: ' & $error.Cause %}")
+                 "'. Error: ' & $error.Error & '. Cause: ' & "
+                 "($error.Error = 'States.TaskFailed' ? 'training job ' & "
+                 "$parse($error.Cause).TrainingJobName & ' failed: ' & "
+                 "$parse($error.Cause).FailureReason : $error.Cause) %}")
 
 
 def machine(name: str, states: dict, names: Names, aws=None, start_at: str | None = None):

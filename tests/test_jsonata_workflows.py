@@ -37,9 +37,10 @@ def test_the_jsonata_workflow_succeeds_and_alerts_like_the_jsonpath_one(local, n
     assert (described["status"], described["error"]) == ("FAILED", "States.TaskFailed"), \
         "Fail reports the training's own error, read from the variable the Catch assigned"
     [message] = helpers.alerts.receive(local, at_least=1)["message"]
-    assert message.startswith(f"Training failed in execution {described['name']}. "
-                              "Error: States.TaskFailed. Cause: ")
-    assert "row 73, column 3" in message
+    job = f"sagemaker-bring-your-own-{described['name']}-0-0"
+    assert message == (f"Training failed in execution {described['name']}. Error: "
+                       f"States.TaskFailed. Cause: training job {job} failed: "
+                       "training/iris_malformed.csv, row 73, column 3: '?' is not a number.")
 
 
 def test_a_failed_run_is_redriven_from_the_training_state_after_the_data_is_fixed(local, names):
