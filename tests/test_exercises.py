@@ -255,6 +255,31 @@ def test_07_gate_and_endpoint_wrong_answers(local, names):
         helpers.hosting.delete_endpoint(local)
 
 
+def test_08_batch_transform_wrong_answers(local, names):
+    helpers.data.upload_split(local)
+    run_ = run(local, workflows.build("batch-transform", names, local))
+    job = helpers.more_workflows.transform_of(local, run_)
+    table = helpers.more_workflows.read_predictions(local, job)
+    wrong = int((table.iloc[:, 0] != table.iloc[:, -1]).sum())
+    assert "how many it got right" in said(exercises.check(local, "08.2", len(table) - wrong))
+    assert "is not it" in said(exercises.check(local, "08.2", wrong + 7))
+    assert exercises.check(local, "08.2", wrong).passed
+
+    def wide(output_filter, join_source="Input"):
+        step = steps.TransformStep(
+            "Score wide", transformer=helpers.more_workflows.transformer(names, local),
+            job_name=helpers.sdk.Intrinsic("States.Format('byo-batch-t-{}', $$.Execution.Name)"),
+            model_name=job["ModelName"],
+            data=f"s3://{names.bucket}/{helpers.data.SPLIT_PREFIXES['validation']}",
+            content_type="text/csv", split_type="Line", input_filter="$[1:]",
+            join_source=join_source, output_filter=output_filter)
+        return run(local, workflows.workflow("exercise-08-test", steps.Chain([step]), names,
+                                             local))
+    assert "has 5 column(s)" in said(exercises.check(local, "08.1", wide("$[1:]")))
+    assert "not joined" in said(exercises.check(local, "08.1", wide("$", join_source="None")))
+    assert exercises.check(local, "08.1", wide("$")).passed
+
+
 def test_99_clean_up_wrong_answers(local):
     right = len(helpers.cleanup.series_training_jobs(local))
     assert "is not it" in said(exercises.check(local, "99.1", right + 1))

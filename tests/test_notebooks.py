@@ -60,6 +60,8 @@ EXPECTED_OUTPUT = {
            "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
     "99": ["Nothing of the series' is left."],
 }
+EXPECTED_OUTPUT["08"] = ["'SUCCEEDED'", "accuracy on 45 held-out rows", "iris.csv.out",
+                         "batch-transform-bad/rows.csv, record 2: "]
 
 
 # The workflows each notebook constructs in its own cells. After the notebook ran, the state
@@ -72,6 +74,7 @@ REFERENCE_WORKFLOWS = {
     "06": ["train-multiple"],
     "07": ["train-and-host"],
 }
+REFERENCE_WORKFLOWS["08"] = ["batch-transform"]
 
 
 def assert_constructions_match_references(number: str):
