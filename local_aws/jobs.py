@@ -330,6 +330,9 @@ class JobKind:
             timer.start()
         try:
             for line in program.lines():
+                # The job's folder stands in for /opt/ml: the log says /opt/ml, as on AWS, and
+                # shows no path of this machine.
+                line = line.replace(str(program.opt_ml), "/opt/ml")
                 log.add(line)
                 if on_line:
                     on_line(line)

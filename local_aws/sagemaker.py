@@ -44,7 +44,15 @@ from .jobs import (  # noqa: F401 - re-exported: hosting, api and others import 
     validation_error,
 )
 from .programs import Program
-from .s3files import UnsafePath, download_prefix, parse_uri, upload_archive
+from .s3files import (
+    UnsafePath,
+    channel_folder,
+    channel_problem,
+    client_error,
+    download_prefix,
+    parse_uri,
+    upload_archive,
+)
 
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 REQUIRED_FIELDS = ("TrainingJobName", "AlgorithmSpecification", "RoleArn", "OutputDataConfig",
@@ -167,7 +175,13 @@ class LocalSageMaker(JobKind):
         if bad:
             raise validation_error(
                 "Hyperparameter values must be strings; not strings: " + ", ".join(sorted(bad)))
-        for channel in request.get("InputDataConfig") or []:
+        for number, channel in enumerate(request.get("InputDataConfig") or [], start=1):
+            problem = channel_problem(channel.get("ChannelName"))
+            if problem:
+                raise validation_error(
+                    f"1 validation error detected: Value '{channel.get('ChannelName')}' at "
+                    f"'inputDataConfig.{number}.member.channelName' failed to satisfy "
+                    f"constraint: {problem}")
             uri = channel.get("DataSource", {}).get("S3DataSource", {}).get("S3Uri", "")
             if not uri.startswith("s3://"):
                 raise validation_error(f"Channel '{channel.get('ChannelName')}': S3Uri must be "
@@ -226,13 +240,13 @@ class LocalSageMaker(JobKind):
             if source.get("S3DataType", "S3Prefix") != "S3Prefix":
                 return (f"ClientError: the local backend supports S3DataType S3Prefix only, "
                         f"channel '{channel['ChannelName']}' uses {source['S3DataType']}")
-            target = opt_ml / "input" / "data" / channel["ChannelName"]
-            target.mkdir(parents=True, exist_ok=True)
             try:
+                target = channel_folder(opt_ml / "input" / "data", channel["ChannelName"])
+                target.mkdir(parents=True, exist_ok=True)
                 found = download_prefix(s3, uri, target)
             except UnsafePath as error:
-                return (f"ClientError: Data download failed for channel "
-                        f"'{channel['ChannelName']}' ({uri}): {error}.")
+                return client_error(f"Data download failed for channel "
+                                    f"'{channel['ChannelName']}' ({uri})", error)
             except Exception as error:  # noqa: BLE001 - e.g. NoSuchBucket
                 return f"ClientError: Data download failed for {uri}: {error}"
             if not found:

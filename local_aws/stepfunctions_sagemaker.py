@@ -22,7 +22,8 @@ from .integrations import TaskFailed, TaskIntegration, to_state_output
 SUPPORTED_ACTIONS = {"createTrainingJob": True, "createModel": False,
                      "createEndpointConfig": False, "createEndpoint": False,
                      "updateEndpoint": False}
-SUPPORTED_ACTIONS.update({"createTransformJob": True, "createProcessingJob": True})
+SUPPORTED_ACTIONS.update({"createTransformJob": True, "createProcessingJob": True,
+                          "createHyperParameterTuningJob": True})
 # For each `.sync` action: the Describe call its poller makes, the name it passes, and the status
 # field it reads (the describe output is the state's result, as on AWS).
 SYNC_DESCRIBE = {
@@ -30,6 +31,9 @@ SYNC_DESCRIBE = {
     "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
     "createProcessingJob": ("describe_processing_job", "ProcessingJobName",
                             "ProcessingJobStatus"),
+    "createHyperParameterTuningJob": ("describe_hyper_parameter_tuning_job",
+                                      "HyperParameterTuningJobName",
+                                      "HyperParameterTuningJobStatus"),
 }
 # Error codes that Step Functions reports under their own exception name.
 NAMED_EXCEPTIONS = {"ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound"}

@@ -1,4 +1,6 @@
 """The container's programs against SageMaker's contract, run without Docker."""
+import tempfile
+
 import pytest
 
 from helpers import container
@@ -62,10 +64,13 @@ def test_serve_pings_and_predicts(trained):
     assert server.process.poll() is not None  # stopped on leaving the block
 
 
-def test_local_test_compares_predictions_with_truth():
+def test_local_test_compares_predictions_with_truth(capsys):
     table = container.local_test(rows=6)
     assert len(table) == 6
     assert (table["predicted"] == table["true label"]).mean() >= 0.8
+    printed = capsys.readouterr().out  # the container's paths, not the temporary directory's
+    assert "Saved the model to /opt/ml/model/decision-tree-model.pkl" in printed
+    assert tempfile.gettempdir() not in printed
 
 
 def run_evaluate(opt_ml, *arguments):
