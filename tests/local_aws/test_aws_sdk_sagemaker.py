@@ -85,11 +85,27 @@ def test_aws_sdk_reaches_the_local_sagemaker(aws, resources, action, parameters,
         assert len(output[check]) == 1  # the one created above, found by its unique name
 
 
+def test_aws_sdk_reaches_the_tuning_operations(aws):
+    """Tuning jobs (local_aws/tuning.py): the list answers, and asking about a job that does not
+    exist gets the local SageMaker's own answer, named as AWS names it."""
+    execution, _ = run_state_machine(aws, sdk_call("listHyperParameterTuningJobs",
+                                                   {"NameContains": "no-such-tuning"}))
+    assert json.loads(execution["output"])["HyperParameterTuningJobSummaries"] == []
+    for action in ("describeHyperParameterTuningJob",
+                   "listTrainingJobsForHyperParameterTuningJob"):
+        execution, _ = run_state_machine(aws, sdk_call(
+            action, {"HyperParameterTuningJobName": "no-such-tuning"}, catch=True))
+        caught = json.loads(execution["output"])
+        assert caught["Error"].startswith("SageMaker.") and caught["Error"].endswith("Exception")
+        assert "no-such-tuning" in caught["Cause"], caught
+
+
 def test_every_local_sagemaker_operation_is_named_in_this_test(server):
     """A new operation of the local AWS gets a case above (or here, for the writes)."""
     tested = {"DescribeTrainingJob", "ListTrainingJobs", "DescribeModel", "ListModels",
               "DescribeTransformJob", "ListTransformJobs", "DescribeProcessingJob",
-              "ListProcessingJobs"}
+              "ListProcessingJobs", "ListHyperParameterTuningJobs",
+              "DescribeHyperParameterTuningJob", "ListTrainingJobsForHyperParameterTuningJob"}
     writes = {op for op in server.app._operations
               if op.startswith(("Create", "Delete", "Stop", "Update", "Add"))}
     others = {"DescribeEndpoint", "DescribeEndpointConfig", "ListEndpoints",
