@@ -112,5 +112,96 @@ def read_predictions(aws, described_job: dict, input_file: str = HELD_OUT_FILE) 
     return pd.read_csv(io.BytesIO(body), header=None)
 
 
-BUILDERS = {"batch-transform": batch_transform}
+# ---- 09: evaluate before deploying ------------------------------------------------------------
+
+EVALUATION_PREFIX = f"{config.DATA_PREFIX}/evaluation"
+
+
+def evaluation_step(names: Names, aws=None, state_id: str = "Evaluate on held-out data"):
+    """A processing job running the image's `evaluate` program: the training job's model and the
+    held-out split in, evaluation.json out (one folder per execution); its description is kept
+    under $.evaluation, next to the training job's."""
+    processor = sdk.Processor(
+        role=names.sagemaker_role_arn, image_uri=names.image_uri, instance_count=1,
+        instance_type=names.training_instance_type, volume_size_in_gb=1,
+        sagemaker_session=sdk.sagemaker_session(workflows._boto_session(names, aws)))
+    return steps.ProcessingStep(
+        state_id, processor=processor,
+        job_name=Intrinsic(f"States.Format('byo-eval-{{}}', {BY_RUN})"),
+        container_entrypoint=["evaluate"],
+        inputs=[sdk.ProcessingInput(source=Intrinsic("$.ModelArtifacts.S3ModelArtifacts"),
+                                    destination="/opt/ml/processing/model", input_name="model"),
+                sdk.ProcessingInput(
+                    source=f"s3://{names.bucket}/{data.SPLIT_PREFIXES['validation']}",
+                    destination="/opt/ml/processing/test", input_name="test")],
+        outputs=[sdk.ProcessingOutput(
+            source="/opt/ml/processing/evaluation", output_name="evaluation",
+            destination=Intrinsic(f"States.Format('s3://{names.bucket}/{EVALUATION_PREFIX}/{{}}',"
+                                  f" {BY_RUN})"))],
+        tags=workflows.SAGEMAKER_TAGS, result_path="$.evaluation")
+
+
+def evaluate_before_deploy(names: Names, aws=None):
+    """09: train, evaluate in a processing job, read its report (the job's ExitMessage), and
+    deploy only if the accuracy reaches the execution input's Threshold; otherwise alert."""
+    train = workflows.split_training_step(names, aws, "Train model",
+                                          f"States.Format('byo-eval-{{}}', {BY_RUN})",
+                                          {"max_leaf_nodes": "8"})
+    evaluate = evaluation_step(names, aws)
+    report = steps.Pass("Read the report", result_path="$.report", parameters={
+        "Metrics.$": "States.StringToJson($.evaluation.ExitMessage)",
+        "Threshold.$": "$$.Execution.Input.Threshold"})
+    model = steps.ModelStep(
+        "Create model", model=train.get_expected_model(),
+        model_name=Intrinsic(f"States.Format('{config.MODEL_PREFIX}eval-{{}}', {BY_RUN})"),
+        tags=workflows.SAGEMAKER_TAGS)
+    endpoint_config = steps.EndpointConfigStep(
+        "Create endpoint configuration",
+        endpoint_config_name=Intrinsic(f"States.Format('{config.CONFIG_PREFIX}eval-{{}}', "
+                                       f"{BY_RUN})"),
+        model_name=Intrinsic(f"States.Format('{config.MODEL_PREFIX}eval-{{}}', {BY_RUN})"),
+        initial_instance_count=1, instance_type=names.endpoint_instance_type,
+        tags=workflows.SAGEMAKER_TAGS)
+    endpoint = steps.EndpointStep(
+        "Create endpoint", endpoint_name=config.ENDPOINT_NAME,
+        endpoint_config_name=Intrinsic(f"States.Format('{config.CONFIG_PREFIX}eval-{{}}', "
+                                       f"{BY_RUN})"), tags=workflows.SAGEMAKER_TAGS)
+    below = steps.SnsPublishStep("Alert: not deployed", parameters={
+        "TopicArn": names.topic_arn, "Subject": "[WARN] Model not deployed",
+        "Message": Intrinsic("States.Format('Accuracy {} is below the threshold {} in "
+                             f"execution {{}}: the model was not deployed.', "
+                             f"$.report.Metrics.accuracy, $.report.Threshold, {BY_RUN})")})
+    below.next(steps.Fail("Below the threshold"))
+    gate = steps.Choice("Accurate enough?")
+    gate.add_choice(steps.ChoiceRule.NumericGreaterThanEqualsPath(
+        "$.report.Metrics.accuracy", "$.report.Threshold"), model)
+    gate.default_choice(below)
+    notify = workflows.failure_notification(names, Intrinsic(
+        "States.Format('Evaluation or deployment failed in execution {}. Error: {}. Cause: {}',"
+        f" {BY_RUN}, $.error.Error, $.error.Cause)"),
+        subject="[ERROR] Evaluate before deploy failed!")
+    for task in (train, evaluate, model, endpoint_config, endpoint):
+        task.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
+                                   next_step=notify))
+    model.next(endpoint_config)
+    endpoint_config.next(endpoint)
+    return workflows.workflow("evaluate-before-deploy",
+                              steps.Chain([train, evaluate, report, gate]), names, aws)
+
+
+def evaluation_report(aws, execution_arn: str) -> dict:
+    """The evaluation.json a run's processing job wrote (its ProcessingOutput's S3 folder)."""
+    described = [json.loads(event["taskSucceededEventDetails"]["output"])
+                 for event in executions.events(aws, execution_arn)
+                 if event.get("taskSucceededEventDetails", {}).get("resource", "").startswith(
+                     "createProcessingJob")]
+    if not described:
+        raise LookupError("the execution ran no processing job to its end")
+    uri = described[-1]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    bucket, _, key = uri[len("s3://"):].partition("/")
+    body = aws.client("s3").get_object(Bucket=bucket, Key=f"{key.rstrip('/')}/evaluation.json")
+    return json.loads(body["Body"].read())
+
+
+BUILDERS = {"batch-transform": batch_transform, "evaluate-before-deploy": evaluate_before_deploy}
 workflows.BUILDERS.update(BUILDERS)

@@ -284,6 +284,36 @@ def test_08_batch_transform_wrong_answers(local, names):
     assert exercises.check(local, "08.1", wide("$")).passed
 
 
+def test_09_evaluation_wrong_answers(local, names):
+    helpers.data.upload_split(local)
+    helpers.hosting.delete_endpoint(local)
+    arn = workflows.create_or_update(local, workflows.build("evaluate-before-deploy", names,
+                                                            local))
+    low = workflows.start(local, arn, execution_input={"Threshold": 0.5})
+    helpers.executions.wait(local, low, timeout=180)
+    try:
+        report = helpers.more_workflows.evaluation_report(local, low)
+        metrics = report["multiclass_classification_metrics"]
+        accuracy = metrics["accuracy"]["value"]
+        if metrics["weighted_f1"]["value"] != accuracy:
+            assert "weighted F1" in said(exercises.check(local, "09.1",
+                                                         metrics["weighted_f1"]["value"]))
+        assert "is not it" in said(exercises.check(local, "09.1", accuracy - 0.1))
+        assert exercises.check(local, "09.1", accuracy).passed
+        assert "a higher one would too" in said(exercises.check(local, "09.2", low))
+    finally:
+        helpers.hosting.delete_endpoint(local)
+    high = workflows.start(local, arn, execution_input={"Threshold": accuracy + 0.01})
+    helpers.executions.wait(local, high, timeout=180)
+    assert "was not deployed" in said(exercises.check(local, "09.2", high))
+    exact = workflows.start(local, arn, execution_input={"Threshold": accuracy})
+    helpers.executions.wait(local, exact, timeout=180)
+    try:
+        assert exercises.check(local, "09.2", exact).passed
+    finally:
+        helpers.hosting.delete_endpoint(local)
+
+
 def test_10_winner_and_grid_wrong_answers(local, names):
     from sagemaker.tuner import IntegerParameter
 

@@ -49,6 +49,11 @@ def histories(series):
     run("batch-transform")
     with helpers.faults.injected(aws, "CreateTransformJob", "ResourceLimitExceeded", times=1):
         run("batch-transform")  # the transform is refused: the alert path
+    try:
+        run("evaluate-before-deploy", {"Threshold": 0.5})  # deploys
+    finally:
+        helpers.hosting.delete_endpoint(aws)
+    run("evaluate-before-deploy", {"Threshold": 1.01})  # below the threshold: the alert
     return runs
 
 
