@@ -80,16 +80,33 @@ def transform_output_uri(described_job: dict, input_file: str = HELD_OUT_FILE) -
     return f"{described_job['TransformOutput']['S3OutputPath'].rstrip('/')}/{input_file}.out"
 
 
-def transform_of(aws, execution_arn: str) -> dict:
-    """The DescribeTransformJob of the (last) transform task an execution ran: its `.sync`
-    output, from the execution's history."""
+def _last_output(aws, execution_arn: str, action: str, kind: str) -> dict:
+    """The `.sync` output (the job's description) of the last `action` task an execution ran to
+    its end, from the execution's history."""
     jobs = [json.loads(event["taskSucceededEventDetails"]["output"])
             for event in executions.events(aws, execution_arn)
-            if event.get("taskSucceededEventDetails", {}).get("resource", "").startswith(
-                "createTransformJob")]
+            if event.get("taskSucceededEventDetails", {}).get("resource", "").startswith(action)]
     if not jobs:
-        raise LookupError("the execution ran no transform job to its end")
+        raise LookupError(f"the execution ran no {kind} to its end")
     return jobs[-1]
+
+
+def transform_of(aws, execution_arn: str) -> dict:
+    """The DescribeTransformJob of the (last) transform task an execution ran."""
+    return _last_output(aws, execution_arn, "createTransformJob", "transform job")
+
+
+def latest_successful_run(aws, workflow_name: str) -> str | None:
+    """The ARN of the latest SUCCEEDED execution of sagemaker-byo-<workflow_name>, or None."""
+    sfn = aws.client("stepfunctions")
+    arn = (f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:"
+           f"{config.STATE_MACHINE_PREFIX}{workflow_name}")
+    try:
+        runs = [e for e in sfn.list_executions(stateMachineArn=arn)["executions"]
+                if e["status"] == "SUCCEEDED"]
+    except sfn.exceptions.StateMachineDoesNotExist:
+        return None
+    return max(runs, key=lambda e: e["startDate"])["executionArn"] if runs else None
 
 
 def wait_for_transform(aws, job_name: str, timeout: float = 600) -> dict:
@@ -191,13 +208,8 @@ def evaluate_before_deploy(names: Names, aws=None):
 
 def evaluation_report(aws, execution_arn: str) -> dict:
     """The evaluation.json a run's processing job wrote (its ProcessingOutput's S3 folder)."""
-    described = [json.loads(event["taskSucceededEventDetails"]["output"])
-                 for event in executions.events(aws, execution_arn)
-                 if event.get("taskSucceededEventDetails", {}).get("resource", "").startswith(
-                     "createProcessingJob")]
-    if not described:
-        raise LookupError("the execution ran no processing job to its end")
-    uri = described[-1]["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
+    described = _last_output(aws, execution_arn, "createProcessingJob", "processing job")
+    uri = described["ProcessingOutputConfig"]["Outputs"][0]["S3Output"]["S3Uri"]
     bucket, _, key = uri[len("s3://"):].partition("/")
     body = aws.client("s3").get_object(Bucket=bucket, Key=f"{key.rstrip('/')}/evaluation.json")
     return json.loads(body["Body"].read())

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from botocore.exceptions import ClientError
 
-from .. import config, more_workflows
+from .. import more_workflows
 from ..graph import all_states
 from . import NotYet, exercise
 from .common import AN_EXECUTION, expect_status, finished_execution, short, whole_number
@@ -53,19 +53,11 @@ def _keep_the_features(aws, answer, feedback):
           "a number: the rows of the held-out file whose prediction is not their label")
 def _wrong_rows(aws, answer, feedback):
     whole_number(answer, "a number of rows")
-    sfn = aws.client("stepfunctions")
-    arn = (f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:"
-           f"{config.STATE_MACHINE_PREFIX}batch-transform")
-    try:
-        runs = [e for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-                if e["status"] == "SUCCEEDED"]
-    except sfn.exceptions.StateMachineDoesNotExist:
-        runs = []
-    if not runs:
+    latest = more_workflows.latest_successful_run(aws, "batch-transform")
+    if latest is None:
         raise NotYet("There is no successful run of sagemaker-byo-batch-transform yet: run the "
                      "notebook's workflow first.")
-    latest = max(runs, key=lambda e: e["startDate"])
-    _, table = _output_of(aws, latest["executionArn"])
+    _, table = _output_of(aws, latest)
     wrong = int((table.iloc[:, 0] != table.iloc[:, -1]).sum())
     if answer == len(table) - wrong:
         feedback.problems.append(f"{answer} is how many it got right; the question is how many "

@@ -26,17 +26,11 @@ def _accuracy(report: dict) -> float:
 def _the_accuracy(aws, answer, feedback):
     if isinstance(answer, bool) or not isinstance(answer, (int, float)):
         raise NotYet(f"`answer` should be a number; got {short(answer)}.")
-    sfn = aws.client("stepfunctions")
-    arn = f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:{MACHINE}"
-    try:
-        runs = [e for e in sfn.list_executions(stateMachineArn=arn)["executions"]
-                if e["status"] == "SUCCEEDED"]
-    except sfn.exceptions.StateMachineDoesNotExist:
-        runs = []
-    if not runs:
+    latest = more_workflows.latest_successful_run(aws, "evaluate-before-deploy")
+    if latest is None:
         raise NotYet(f"There is no successful run of {MACHINE} yet: run the notebook's "
                      "workflow above the threshold first.")
-    report = _report(aws, max(runs, key=lambda e: e["startDate"])["executionArn"])
+    report = _report(aws, latest)
     accuracy = _accuracy(report)
     f1 = report["multiclass_classification_metrics"]["weighted_f1"]["value"]
     if answer == f1 and f1 != accuracy:
