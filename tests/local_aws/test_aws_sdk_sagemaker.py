@@ -1,19 +1,17 @@
 """The aws-sdk integration (`arn:aws:states:::aws-sdk:sagemaker:<action>`) reaches every
-SageMaker operation the local AWS serves, and names errors as AWS documents ("Learning to use AWS
-service SDK integrations in Step Functions": the Error is "ServiceName.ErrorName", the error name
-with an "Exception" suffix added when it has none;
-https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html)."""
+SageMaker operation the local AWS serves, and names errors as AWS does ("Learning to use AWS
+service SDK integrations in Step Functions": the Error is "ServiceName.ErrorName" with an
+"Exception" suffix, https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html):
+an error SageMaker's API model declares keeps its name (ResourceLimitExceeded ->
+SageMaker.ResourceLimitExceededException); one it does not declare, such as the
+ValidationException of a missing resource, is the SDK's generic SageMaker.SageMakerException, the
+Cause carrying SageMaker's message (see helpers.workflows.ENDPOINT_LOOKUP_ERROR)."""
 import json
 import time
 
 import pytest
-from botocore.exceptions import ClientError
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
-    StateTaskServiceAwsSdk,
-)
 
 from local_aws import faults
-from local_aws.moto_hooks import stepfunctions as sfn_hooks
 from tests.conftest import BUCKET, run_state_machine, training_request, wait_for_job
 
 
@@ -114,11 +112,11 @@ def test_every_local_sagemaker_operation_is_named_in_this_test(server):
     assert untested == set(), f"add aws-sdk cases for {sorted(untested)}"
 
 
-def test_a_service_error_is_named_from_its_code(aws):
+def test_an_undeclared_service_error_is_the_generic_sagemaker_exception(aws):
     execution, _ = run_state_machine(aws, sdk_call(
         "describeTransformJob", {"TransformJobName": "no-such-job"}, catch=True))
     caught = json.loads(execution["output"])
-    assert caught["Error"] == "SageMaker.ValidationException"
+    assert caught["Error"] == "SageMaker.SageMakerException"
     assert "transform job 'no-such-job' does not exist" in caught["Cause"]
     assert "Service: SageMaker, Status Code: 400" in caught["Cause"]
 
@@ -131,14 +129,3 @@ def test_a_modelled_error_keeps_its_name_with_the_exception_suffix(aws, server):
         execution, _ = run_state_machine(aws, sdk_call("createTrainingJob", parameters,
                                                        catch=True))
     assert json.loads(execution["output"])["Error"] == "SageMaker.ResourceLimitExceededException"
-
-
-def test_moto_still_names_unmodelled_errors_after_the_service(server):
-    """When this fails, moto names aws-sdk errors from their code: the workaround in
-    moto_hooks/stepfunctions.py (_aws_sdk_error_name) can go."""
-    error = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}},
-                        "DescribeTransformJob")
-    original = sfn_hooks.MOTO_ORIGINALS["normalise_exception_name"]
-    assert original("SageMaker", error) == "SageMaker.SageMakerException"
-    assert StateTaskServiceAwsSdk._normalise_exception_name("SageMaker", error) == \
-        "SageMaker.ValidationException"
