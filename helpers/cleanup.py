@@ -105,14 +105,26 @@ def _log_items(aws, names: Names) -> list[tuple[str, str]]:
         logGroupNamePrefix=ENDPOINT_LOG_GROUP)["logGroups"]
         if g["logGroupName"] == ENDPOINT_LOG_GROUP]
     series_jobs = series_training_jobs(aws, names)
-    try:
-        streams = [s["logStreamName"] for page in logs.get_paginator("describe_log_streams")
-                   .paginate(logGroupName=TRAINING_LOG_GROUP) for s in page["logStreams"]]
-    except logs.exceptions.ResourceNotFoundException:
-        streams = []
-    items += [("log stream", f"{TRAINING_LOG_GROUP}:{stream}") for stream in streams
+    items += [("log stream", f"{TRAINING_LOG_GROUP}:{stream}")
+              for stream in _streams(logs, TRAINING_LOG_GROUP)
               if stream.split("/")[0] in series_jobs]
+    # Batch transform and processing jobs (08, 09) run no role of their own to tell them by:
+    # the series names them byo-..., and their log streams start with the job's name.
+    items += [("log stream", f"{group}:{stream}")
+              for group in ("/aws/sagemaker/TransformJobs", "/aws/sagemaker/ProcessingJobs")
+              for stream in _streams(logs, group) if stream.startswith(SERIES_JOB_PREFIX)]
     return items
+
+
+SERIES_JOB_PREFIX = "byo-"
+
+
+def _streams(logs, group: str) -> list[str]:
+    try:
+        return [s["logStreamName"] for page in logs.get_paginator("describe_log_streams")
+                .paginate(logGroupName=group) for s in page["logStreams"]]
+    except logs.exceptions.ResourceNotFoundException:
+        return []
 
 
 def _delete_one(aws, kind: str, name: str):

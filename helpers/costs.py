@@ -36,6 +36,20 @@ def tuning_jobs(parameters: dict) -> int:
     return combinations
 
 
+# Batch transform and processing jobs bill per second of their instances like training, at the
+# same on-demand price per instance type in us-east-1 for the types this series uses.
+JOB_RESOURCES = {"createTransformJob": "batch transform job",
+                 "createProcessingJob": "processing job"}
+
+
+def _job_instances(resource: str, parameters: dict) -> tuple[str, int]:
+    if "createTransformJob" in resource:
+        resources = parameters.get("TransformResources", {})
+    else:
+        resources = parameters.get("ProcessingResources", {}).get("ClusterConfig", {})
+    return resources.get("InstanceType", "?"), resources.get("InstanceCount", 1)
+
+
 def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
     """One row per billable thing the definition creates: training jobs (a Map's counted
     `map_items` times) and endpoints, with the hourly price and a typical cost."""
@@ -54,6 +68,15 @@ def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
             minutes = jobs * resources.get("InstanceCount", 1) * TYPICAL_JOB_MINUTES
             hourly = TRAINING_PRICE_PER_HOUR.get(instance)
             rows.append((name, f"{jobs} training job(s)", instance, hourly,
+                         f"{minutes} instance-minutes",
+                         None if hourly is None else hourly * minutes / 60))
+        elif any(action in resource for action in JOB_RESOURCES):
+            instance, count = _job_instances(resource, parameters)
+            jobs = map_items if name in in_map else 1
+            minutes = jobs * count * TYPICAL_JOB_MINUTES
+            hourly = TRAINING_PRICE_PER_HOUR.get(instance)
+            kind = next(kind for action, kind in JOB_RESOURCES.items() if action in resource)
+            rows.append((name, f"{jobs} {kind}(s)", instance, hourly,
                          f"{minutes} instance-minutes",
                          None if hourly is None else hourly * minutes / 60))
         elif CREATE_TUNING in resource:  # the tuning job bills its training jobs only

@@ -140,9 +140,38 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
                 names, "sagemaker", f"endpoint/{parameters['EndpointName'].lower()}")))
         elif resource_type == "sns" and api == "publish":
             needed.append(Request("sns:Publish", parameters["TopicArn"]))
+        elif resource_type == "sagemaker" and api in JOB_KINDS:
+            needed += _job_requests(names, api, resource.endswith(".sync"), parameters)
         else:
             raise ValueError(f"No IAM mapping for the {resource_type} task {resource}: add it "
                              "to helpers.permissions before using it in a workflow.")
+    return needed
+
+
+# The other SageMaker job kinds' Task integrations: (ARN resource type, name field, the API
+# name, the managed EventBridge rule behind `.sync`) — Step Functions developer guide, "IAM
+# policies for Amazon SageMaker".
+JOB_KINDS = {
+    "createTransformJob": ("transform-job", "TransformJobName", "TransformJob",
+                           "StepFunctionsGetEventsForSageMakerTransformJobsRule"),
+    "createProcessingJob": ("processing-job", "ProcessingJobName", "ProcessingJob",
+                            "StepFunctionsGetEventsForSageMakerProcessingJobsRule"),
+}
+
+
+def _job_requests(names: Names, api: str, sync: bool, parameters: dict) -> list[Request]:
+    """CreateTransformJob / CreateProcessingJob, and for `.sync` what following the job needs."""
+    kind, name_field, operation, rule = JOB_KINDS[api]
+    job = _arn(names, "sagemaker", f"{kind}/{parameters[name_field].lower()}")
+    needed = [Request(f"sagemaker:Create{operation}", job)] + _tagging(parameters, job)
+    if "RoleArn" in parameters:  # a processing job runs as the SageMaker role
+        needed.append(_pass_role(parameters["RoleArn"]))
+    if sync:
+        needed += [Request(f"sagemaker:{action}{operation}", job)
+                   for action in ("Describe", "Stop")]
+        needed.append(Request("sagemaker:ListTags", job))
+        needed += [Request(f"events:{action}", _arn(names, "events", f"rule/{rule}"))
+                   for action in ("PutTargets", "PutRule", "DescribeRule")]
     return needed
 
 
@@ -180,6 +209,29 @@ def sagemaker_role_requests(history: list[dict], names: Names) -> list[Request]:
             bucket, key = _s3_parts(container["ModelDataUrl"])
             needed.append(Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"))
             needed += _image_requests(names, container["Image"])
+        elif resource_type == "sagemaker" and api == "createTransformJob":
+            job = parameters["TransformJobName"]
+            bucket, prefix = _s3_parts(
+                parameters["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"])
+            needed.append(Request("s3:ListBucket", f"arn:aws:s3:::{bucket}",
+                                  {"s3:prefix": prefix}))
+            needed.append(Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}data.csv"))
+            bucket, key = _s3_parts(parameters["TransformOutput"]["S3OutputPath"].rstrip("/"))
+            needed.append(Request("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}/data.csv.out"))
+            needed += _log_requests(names, "/aws/sagemaker/TransformJobs", f"{job}/i-0")
+        elif resource_type == "sagemaker" and api == "createProcessingJob":
+            job = parameters["ProcessingJobName"]
+            for item in parameters.get("ProcessingInputs", []):
+                bucket, prefix = _s3_parts(item["S3Input"]["S3Uri"])
+                needed.append(Request("s3:ListBucket", f"arn:aws:s3:::{bucket}",
+                                      {"s3:prefix": prefix}))
+                needed.append(Request("s3:GetObject", f"arn:aws:s3:::{bucket}/{prefix}"
+                                      + ("" if prefix.endswith(".tar.gz") else "data.csv")))
+            for item in parameters.get("ProcessingOutputConfig", {}).get("Outputs", []):
+                bucket, key = _s3_parts(item["S3Output"]["S3Uri"].rstrip("/"))
+                needed.append(Request("s3:PutObject", f"arn:aws:s3:::{bucket}/{key}/report.json"))
+            needed += _image_requests(names, parameters["AppSpecification"]["ImageUri"])
+            needed += _log_requests(names, "/aws/sagemaker/ProcessingJobs", f"{job}/algo-1-1")
         elif resource_type == "sagemaker" and api == "createEndpoint":
             group = f"/aws/sagemaker/Endpoints/{parameters['EndpointName']}"
             needed += _log_requests(names, group, "AllTraffic/i-0")

@@ -17,6 +17,12 @@ with warnings.catch_warnings():
     import sagemaker  # noqa: E402
     from sagemaker.estimator import Estimator  # noqa: E402,F401
     from sagemaker.inputs import TrainingInput  # noqa: E402,F401
+    from sagemaker.processing import (  # noqa: E402,F401
+        ProcessingInput,
+        ProcessingOutput,
+        Processor,
+    )
+    from sagemaker.transformer import Transformer  # noqa: E402,F401
     from stepfunctions import steps  # noqa: E402,F401
     from stepfunctions.inputs import ExecutionInput, Placeholder  # noqa: E402,F401
     from stepfunctions.workflow import Workflow  # noqa: E402,F401

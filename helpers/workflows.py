@@ -339,6 +339,9 @@ BUILDERS = {"training": training, "training-retry-notify": training_retry_notify
             "training-retry-notify-detailed": training_retry_notify_detailed,
             "training-parameters": training_parameters, "train-multiple": train_multiple,
             "train-and-host": train_and_host}
+# Notebooks 08-09's workflows live in helpers.more_workflows, which builds on this module and
+# adds them to BUILDERS when it is imported (here, or first: either order works).
+from . import more_workflows  # noqa: E402,F401
 
 
 def reference(workflow_name: str, names: Names, aws=None):

@@ -38,6 +38,8 @@ KNOWN_ERRORS = {
 # The request field that names the resource, per operation (for `name_contains`).
 NAME_FIELDS = {"CreateTrainingJob": "TrainingJobName", "DescribeTrainingJob": "TrainingJobName",
                "StopTrainingJob": "TrainingJobName", "DescribeEndpoint": "EndpointName"}
+NAME_FIELDS.update({"CreateTransformJob": "TransformJobName",
+                    "CreateProcessingJob": "ProcessingJobName"})
 
 
 class FaultError(ValueError):

@@ -259,6 +259,61 @@ def test_07_gate_and_endpoint_wrong_answers(local, names):
         helpers.hosting.delete_endpoint(local)
 
 
+def test_08_batch_transform_wrong_answers(local, names):
+    helpers.data.upload_split(local)
+    run_ = run(local, workflows.build("batch-transform", names, local))
+    job = helpers.more_workflows.transform_of(local, run_)
+    table = helpers.more_workflows.read_predictions(local, job)
+    wrong = int((table.iloc[:, 0] != table.iloc[:, -1]).sum())
+    assert "how many it got right" in said(exercises.check(local, "08.2", len(table) - wrong))
+    assert "is not it" in said(exercises.check(local, "08.2", wrong + 7))
+    assert exercises.check(local, "08.2", wrong).passed
+
+    def wide(output_filter, join_source="Input"):
+        step = steps.TransformStep(
+            "Score wide", transformer=helpers.more_workflows.transformer(names, local),
+            job_name=helpers.sdk.Intrinsic("States.Format('byo-batch-t-{}', $$.Execution.Name)"),
+            model_name=job["ModelName"],
+            data=f"s3://{names.bucket}/{helpers.data.SPLIT_PREFIXES['validation']}",
+            content_type="text/csv", split_type="Line", input_filter="$[1:]",
+            join_source=join_source, output_filter=output_filter)
+        return run(local, workflows.workflow("exercise-08-test", steps.Chain([step]), names,
+                                             local))
+    assert "has 5 column(s)" in said(exercises.check(local, "08.1", wide("$[1:]")))
+    assert "not joined" in said(exercises.check(local, "08.1", wide("$", join_source="None")))
+    assert exercises.check(local, "08.1", wide("$")).passed
+
+
+def test_09_evaluation_wrong_answers(local, names):
+    helpers.data.upload_split(local)
+    helpers.hosting.delete_endpoint(local)
+    arn = workflows.create_or_update(local, workflows.build("evaluate-before-deploy", names,
+                                                            local))
+    low = workflows.start(local, arn, execution_input={"Threshold": 0.5})
+    helpers.executions.wait(local, low, timeout=180)
+    try:
+        report = helpers.more_workflows.evaluation_report(local, low)
+        metrics = report["multiclass_classification_metrics"]
+        accuracy = metrics["accuracy"]["value"]
+        if metrics["weighted_f1"]["value"] != accuracy:
+            assert "weighted F1" in said(exercises.check(local, "09.1",
+                                                         metrics["weighted_f1"]["value"]))
+        assert "is not it" in said(exercises.check(local, "09.1", accuracy - 0.1))
+        assert exercises.check(local, "09.1", accuracy).passed
+        assert "a higher one would too" in said(exercises.check(local, "09.2", low))
+    finally:
+        helpers.hosting.delete_endpoint(local)
+    high = workflows.start(local, arn, execution_input={"Threshold": accuracy + 0.01})
+    helpers.executions.wait(local, high, timeout=180)
+    assert "was not deployed" in said(exercises.check(local, "09.2", high))
+    exact = workflows.start(local, arn, execution_input={"Threshold": accuracy})
+    helpers.executions.wait(local, exact, timeout=180)
+    try:
+        assert exercises.check(local, "09.2", exact).passed
+    finally:
+        helpers.hosting.delete_endpoint(local)
+
+
 def test_10_winner_and_grid_wrong_answers(local, names):
     from sagemaker.tuner import IntegerParameter
 

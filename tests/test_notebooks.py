@@ -68,6 +68,11 @@ EXPECTED_OUTPUT = {
     "12": ["'SUCCEEDED'", "Training failed in execution jsonata-bad-", "row 73, column 3",
            "'Create endpoint'", "ExecutionRedriven", "-1-0'", "'redriveStatus': 'REDRIVABLE'"],
 }
+EXPECTED_OUTPUT["08"] = ["'SUCCEEDED'", "accuracy on 45 held-out rows", "iris.csv.out",
+                         "batch-transform-bad/rows.csv, record 2: "]
+EXPECTED_OUTPUT["09"] = ["'SUCCEEDED'", "'FAILED'", "multiclass_classification_metrics",
+                         "[WARN] Model not deployed", "'Create endpoint'",
+                         "sagemaker-byo-endpoint: deleted"]
 EXPECTED_OUTPUT["11"] = ["'SUCCEEDED'", "SUCCEEDED_0.json", "FAILED_0.json", "States.TaskFailed",
                          "States.ExceedToleratedFailureThreshold"]
 EXPECTED_OUTPUT["10"] = ["'SUCCEEDED'", "BestTrainingJob", "training job(s) of a tuning job",
@@ -85,6 +90,8 @@ REFERENCE_WORKFLOWS = {
     "07": ["train-and-host"],
     "12": ["training-retry-notify-jsonata", "training-redrivable-jsonata"],
 }
+REFERENCE_WORKFLOWS["08"] = ["batch-transform"]
+REFERENCE_WORKFLOWS["09"] = ["evaluate-before-deploy"]
 REFERENCE_WORKFLOWS["11"] = ["many-models"]
 REFERENCE_WORKFLOWS["10"] = ["tuning"]
 

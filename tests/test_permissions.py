@@ -48,6 +48,14 @@ def histories(series):
         run("train-and-host", times=2)  # creates the endpoint, then updates it
     finally:
         helpers.hosting.delete_endpoint(aws)
+    run("batch-transform")
+    with helpers.faults.injected(aws, "CreateTransformJob", "ResourceLimitExceeded", times=1):
+        run("batch-transform")  # the transform is refused: the alert path
+    try:
+        run("evaluate-before-deploy", {"Threshold": 0.5})  # deploys
+    finally:
+        helpers.hosting.delete_endpoint(aws)
+    run("evaluate-before-deploy", {"Threshold": 1.01})  # below the threshold: the alert
     return runs
 
 
@@ -104,6 +112,8 @@ def elsewhere(request: Request, names) -> list[Request]:
              ("model/byo-model-", "model/another-model-"),
              ("endpoint-config/byo-config-", "endpoint-config/another-config-"),
              (f"endpoint/{config.ENDPOINT_NAME}", "endpoint/another-endpoint"),
+             ("transform-job/byo-", "transform-job/another-"),
+             ("processing-job/byo-", "processing-job/another-"),
              ("rule/StepFunctions", "rule/Another"),
              (f"/{config.DATA_PREFIX}/", "/someone-elses-data/")]
     variants = [Request(request.action, request.resource.replace(old, new), request.context)

@@ -317,3 +317,14 @@ def test_a_failed_transform_is_states_task_failed_with_describe_as_cause(aws, ir
     cause = json.loads(caught["Cause"])
     assert cause["TransformJobStatus"] == "Failed"
     assert "rows.csv, record 1" in cause["FailureReason"]
+
+
+def test_a_fault_can_reject_create_transform_job(aws, server, echo_model):
+    from local_aws import faults
+    name = unique("bt-fault")
+    with faults.injected(server.url, "CreateTransformJob", "ResourceLimitExceeded", times=1,
+                         name_contains=name):
+        with pytest.raises(ClientError) as error:
+            aws("sagemaker").create_transform_job(**transform_request(
+                name, echo_model, "x/", "y"))
+    assert error.value.response["Error"]["Code"] == "ResourceLimitExceeded"
