@@ -16,6 +16,8 @@ NOTEBOOK_WORKFLOWS = {"03": ("training",),
                       "05": ("training-parameters",), "06": ("train-multiple",),
                       "07": ("train-and-host",)}
 NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
+NOTEBOOK_WORKFLOWS.update({"10": ("tuning",), "11": ("many-models",)})
+NOTEBOOKS += ("10", "11")
 
 
 def rebuild(aws, upto: str = "data") -> str:
