@@ -113,12 +113,9 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
             needed.append(_pass_role(parameters["RoleArn"]))
             needed += _tagging(parameters, job)
             if resource.endswith(".sync"):
-                needed += [Request(action, job) for action in (
+                needed += _followed_for_sync(names, job, (
                     "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-                    "sagemaker:ListTags")]
-                rule = _arn(names, "events", f"rule/{SYNC_RULE}")
-                needed += [Request(f"events:{action}", rule)
-                           for action in ("PutTargets", "PutRule", "DescribeRule")]
+                    "sagemaker:ListTags"), SYNC_RULE)
         elif resource_type == "sagemaker" and api == "createModel":
             model = _arn(names, "sagemaker", f"model/{parameters['ModelName'].lower()}")
             needed += [Request("sagemaker:CreateModel", model)] + _tagging(parameters, model)
@@ -164,13 +161,18 @@ def _tuning_requests(names: Names, parameters: dict, sync: bool) -> list[Request
         "sagemaker:InstanceTypes": [definition["ResourceConfig"]["InstanceType"]]}),
         _pass_role(definition["RoleArn"])] + _tagging(parameters, job)
     if sync:
-        needed += [Request(action, job) for action in (
+        needed += _followed_for_sync(names, job, (
             "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
-            "sagemaker:ListTags")]
-        rule = _arn(names, "events", f"rule/{TUNING_SYNC_RULE}")
-        needed += [Request(f"events:{action}", rule)
-                   for action in ("PutTargets", "PutRule", "DescribeRule")]
+            "sagemaker:ListTags"), TUNING_SYNC_RULE)
     return needed
+
+
+def _followed_for_sync(names: Names, job: str, actions, rule_name: str) -> list[Request]:
+    """What `.sync` needs to follow a job: its describe/stop calls and the managed EventBridge
+    rule Step Functions keeps for that kind of job."""
+    rule = _arn(names, "events", f"rule/{rule_name}")
+    return [Request(action, job) for action in actions] + [
+        Request(f"events:{action}", rule) for action in ("PutTargets", "PutRule", "DescribeRule")]
 
 
 def distributed_map_requests(definition: dict, state_machine_arn: str,

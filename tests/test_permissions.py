@@ -12,6 +12,9 @@ from helpers import config, permissions, workflows
 from helpers.permissions import Request
 from tests.conftest import run_workflow, series_aws
 
+# The histories fixture runs every workflow of the series (tuning and a Distributed Map too):
+# more than the default 300 s on a loaded machine.
+pytestmark = pytest.mark.timeout(600)
 OTHER_ACCOUNT = "0" * 11 + "1"  # another account (written so: the repository scan looks for ids)
 
 
