@@ -63,6 +63,10 @@ class Settings:
         values = asdict(self)
         values["bucket"] = self.bucket or "(derived: sfn-sagemaker-tutorial-<account>-<region>)"
         values["local_port"] = self.local_port or "(any free port)"
+        # No path of this machine in a notebook: the repository-relative one, or the variable.
+        values["state_dir"] = (str(self.state_dir.relative_to(REPO_ROOT))
+                               if self.state_dir.is_relative_to(REPO_ROOT)
+                               else "(TUTORIAL_STATE_DIR)")
         return [(key, str(value)) for key, value in values.items()]
 
 

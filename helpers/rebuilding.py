@@ -16,8 +16,12 @@ NOTEBOOK_WORKFLOWS = {"03": ("training",),
                       "05": ("training-parameters",), "06": ("train-multiple",),
                       "07": ("train-and-host",)}
 NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
+# Notebooks 10 (tuning) and 11 (many models).
 NOTEBOOK_WORKFLOWS.update({"10": ("tuning",), "11": ("many-models",)})
 NOTEBOOKS += ("10", "11")
+# Notebook 12 (JSONata and variables).
+NOTEBOOK_WORKFLOWS["12"] = ("training-retry-notify-jsonata", "training-redrivable-jsonata")
+NOTEBOOKS += ("12",)
 
 
 def rebuild(aws, upto: str = "data") -> str:
@@ -81,7 +85,7 @@ def reset(aws, notebook: str) -> pd.DataFrame:
     for machine in machines:
         _delete_state_machine(sfn, machine["stateMachineArn"])
         done.append(("state machine", machine["name"], "deleted, with its executions"))
-    if notebook == "04":
+    if notebook in ("04", "12"):
         if aws.settings.is_local:
             faults.clear(aws)
         alerts.subscribe_queue(aws)

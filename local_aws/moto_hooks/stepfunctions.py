@@ -81,6 +81,12 @@ class TaskService(StateTaskServiceCallback):
                                                          ResourceCondition.WaitForTaskToken})
         self.integration = integration
 
+    def _validate_service_integration_is_supported(self):
+        # As moto's, but the refusal names what the local AWS offers (see refusals.py).
+        if self._get_supported_parameters() is None:
+            from .refusals import IntegrationNotOffered
+            raise IntegrationNotOffered(self.resource.resource_arn, self.integration.offered())
+
     def _get_supported_parameters(self):
         condition = self.resource.condition
         if condition and condition != ResourceCondition.Sync:
