@@ -49,6 +49,8 @@ def histories(series):
         run("train-and-host", times=2)  # creates the endpoint, then updates it
     finally:
         helpers.hosting.delete_endpoint(aws)
+    run("training-retry-notify-jsonata", bad_data=True)  # notebook 12: training, then alert
+    run("training-redrivable-jsonata")
     # The calls matter here, not how many: one tuning job of one training job, two rows.
     tuning = helpers.scale_workflows.tuning(names, aws, max_jobs=1, max_parallel_jobs=1)
     runs["tuning"] = [helpers.executions.events(aws, run_workflow(aws, tuning))]
