@@ -30,6 +30,7 @@ SCOPED_DIR = Path(__file__).resolve().parent / "policies" / "scoped"
 SCOPED_FILES = {config.SAGEMAKER_ROLE: "sagemaker-execution-policy.json",
                 config.WORKFLOW_ROLE: "stepfunctions-execution-policy.json"}
 SYNC_RULE = "StepFunctionsGetEventsForSageMakerTrainingJobsRule"
+TUNING_SYNC_RULE = "StepFunctionsGetEventsForSageMakerTuningJobsRule"
 
 
 def variables(names: Names) -> dict:
@@ -39,7 +40,9 @@ def variables(names: Names) -> dict:
             "Repository": config.IMAGE_REPOSITORY, "SageMakerRole": config.SAGEMAKER_ROLE,
             "Topic": names.topic, "ModelPrefix": config.MODEL_PREFIX,
             "ConfigPrefix": config.CONFIG_PREFIX,
-            "EndpointName": config.ENDPOINT_NAME, "InstanceTypes": names.instance_types}
+            "EndpointName": config.ENDPOINT_NAME, "InstanceTypes": names.instance_types,
+            "StateMachinePrefix": config.STATE_MACHINE_PREFIX,
+            "TuningPrefix": config.TUNING_JOB_PREFIX}
 
 
 def render(value, values: dict):
@@ -110,12 +113,9 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
             needed.append(_pass_role(parameters["RoleArn"]))
             needed += _tagging(parameters, job)
             if resource.endswith(".sync"):
-                needed += [Request(action, job) for action in (
+                needed += _followed_for_sync(names, job, (
                     "sagemaker:DescribeTrainingJob", "sagemaker:StopTrainingJob",
-                    "sagemaker:ListTags")]
-                rule = _arn(names, "events", f"rule/{SYNC_RULE}")
-                needed += [Request(f"events:{action}", rule)
-                           for action in ("PutTargets", "PutRule", "DescribeRule")]
+                    "sagemaker:ListTags"), SYNC_RULE)
         elif resource_type == "sagemaker" and api == "createModel":
             model = _arn(names, "sagemaker", f"model/{parameters['ModelName'].lower()}")
             needed += [Request("sagemaker:CreateModel", model)] + _tagging(parameters, model)
@@ -142,6 +142,11 @@ def workflow_role_requests(history: list[dict], names: Names) -> list[Request]:
             needed.append(Request("sns:Publish", parameters["TopicArn"]))
         elif resource_type == "sagemaker" and api in JOB_KINDS:
             needed += _job_requests(names, api, resource.endswith(".sync"), parameters)
+        elif resource_type == "sagemaker" and api == "createHyperParameterTuningJob":
+            needed += _tuning_requests(names, parameters, resource.endswith(".sync"))
+        elif resource_type == "aws-sdk:sagemaker" and resource == "describeTrainingJob":
+            needed.append(Request("sagemaker:DescribeTrainingJob", _arn(
+                names, "sagemaker", f"training-job/{parameters['TrainingJobName'].lower()}")))
         else:
             raise ValueError(f"No IAM mapping for the {resource_type} task {resource}: add it "
                              "to helpers.permissions before using it in a workflow.")
@@ -172,6 +177,57 @@ def _job_requests(names: Names, api: str, sync: bool, parameters: dict) -> list[
         needed.append(Request("sagemaker:ListTags", job))
         needed += [Request(f"events:{action}", _arn(names, "events", f"rule/{rule}"))
                    for action in ("PutTargets", "PutRule", "DescribeRule")]
+def _tuning_requests(names: Names, parameters: dict, sync: bool) -> list[Request]:
+    """CreateHyperParameterTuningJob (Step Functions developer guide, "IAM policies for Amazon
+    SageMaker": the tuning job, PassRole, and for .sync its describe/stop and the managed rule)."""
+    name = parameters["HyperParameterTuningJobName"].lower()
+    job = _arn(names, "sagemaker", f"hyper-parameter-tuning-job/{name}")
+    definition = parameters["TrainingJobDefinition"]
+    needed = [Request("sagemaker:CreateHyperParameterTuningJob", job, {
+        "sagemaker:InstanceTypes": [definition["ResourceConfig"]["InstanceType"]]}),
+        _pass_role(definition["RoleArn"])] + _tagging(parameters, job)
+    if sync:
+        needed += _followed_for_sync(names, job, (
+            "sagemaker:DescribeHyperParameterTuningJob", "sagemaker:StopHyperParameterTuningJob",
+            "sagemaker:ListTags"), TUNING_SYNC_RULE)
+    return needed
+
+
+def _followed_for_sync(names: Names, job: str, actions, rule_name: str) -> list[Request]:
+    """What `.sync` needs to follow a job: its describe/stop calls and the managed EventBridge
+    rule Step Functions keeps for that kind of job."""
+    rule = _arn(names, "events", f"rule/{rule_name}")
+    return [Request(action, job) for action in actions] + [
+        Request(f"events:{action}", rule) for action in ("PutTargets", "PutRule", "DescribeRule")]
+
+
+def distributed_map_requests(definition: dict, state_machine_arn: str,
+                             names: Names) -> list[Request]:
+    """What a Distributed Map asks of the workflow role besides its child executions' tasks
+    (developer guide, "IAM policies for using Distributed Map states"): start its child
+    executions (StartExecution on its own state machine), describe and stop them, read the
+    ItemReader's object, write the ResultWriter's files."""
+    from .graph import all_states
+    needed = []
+    for state in all_states(definition).values():
+        processor = state.get("ItemProcessor") or {}
+        if state["Type"] != "Map" or processor.get("ProcessorConfig", {}).get(
+                "Mode") != "DISTRIBUTED":
+            continue
+        machine_name = state_machine_arn.rsplit(":", 1)[1]
+        children = _arn(names, "states", f"execution:{machine_name}/*:*")
+        needed += [Request("states:StartExecution", state_machine_arn),
+                   Request("states:DescribeExecution", children),
+                   Request("states:StopExecution", children)]
+        reader = (state.get("ItemReader") or {}).get("Parameters", {})
+        if reader.get("Key"):
+            needed.append(Request("s3:GetObject", f"arn:aws:s3:::{reader['Bucket']}/"
+                                                  f"{reader['Key']}"))
+        writer = (state.get("ResultWriter") or {}).get("Parameters", {})
+        if writer.get("Bucket"):
+            results = f"arn:aws:s3:::{writer['Bucket']}/{writer.get('Prefix', '')}/*"
+            needed += [Request(f"s3:{action}", results) for action in (
+                "PutObject", "GetObject", "ListMultipartUploadParts", "AbortMultipartUpload")]
     return needed
 
 

@@ -16,6 +16,9 @@ NOTEBOOK_WORKFLOWS = {"03": ("training",),
                       "05": ("training-parameters",), "06": ("train-multiple",),
                       "07": ("train-and-host",)}
 NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
+# Notebooks 10 (tuning) and 11 (many models).
+NOTEBOOK_WORKFLOWS.update({"10": ("tuning",), "11": ("many-models",)})
+NOTEBOOKS += ("10", "11")
 # Notebook 12 (JSONata and variables).
 NOTEBOOK_WORKFLOWS["12"] = ("training-retry-notify-jsonata", "training-redrivable-jsonata")
 NOTEBOOKS += ("12",)

@@ -67,11 +67,12 @@ def best_job_model_steps(names: Names):
     return describe, model
 
 
-def tuning(names: Names, aws=None):
-    """Notebook 10: tune, find the best job, register its model."""
+def tuning(names: Names, aws=None, **tuner_settings):
+    """Notebook 10: tune, find the best job, register its model. `tuner_settings` go to
+    `tuner` (e.g. max_jobs=1 where only the calls matter, as in the permission tests)."""
     describe, model = best_job_model_steps(names)
-    return workflows.workflow("tuning", steps.Chain([tuning_step(names, aws), describe, model]),
-                              names, aws)
+    chain = steps.Chain([tuning_step(names, aws, **tuner_settings), describe, model])
+    return workflows.workflow("tuning", chain, names, aws)
 
 
 # ---- 11: many models -------------------------------------------------------------------------

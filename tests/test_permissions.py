@@ -12,6 +12,9 @@ from helpers import config, permissions, workflows
 from helpers.permissions import Request
 from tests.conftest import run_workflow, series_aws
 
+# The histories fixture runs every workflow of the series (tuning and a Distributed Map too):
+# more than the default 300 s on a loaded machine.
+pytestmark = pytest.mark.timeout(600)
 OTHER_ACCOUNT = "0" * 11 + "1"  # another account (written so: the repository scan looks for ids)
 
 
@@ -56,7 +59,24 @@ def histories(series):
     finally:
         helpers.hosting.delete_endpoint(aws)
     run("evaluate-before-deploy", {"Threshold": 1.01})  # below the threshold: the alert
+    run("training-retry-notify-jsonata", bad_data=True)  # notebook 12: training, then alert
+    run("training-redrivable-jsonata")
+    # The calls matter here, not how many: one tuning job of one training job, two rows.
+    tuning = helpers.scale_workflows.tuning(names, aws, max_jobs=1, max_parallel_jobs=1)
+    runs["tuning"] = [helpers.executions.events(aws, run_workflow(aws, tuning))]
+    helpers.scale_workflows.upload_hyperparameter_sets(
+        aws, helpers.scale_workflows.HYPERPARAMETER_SETS.iloc[-2:])
+    many = run_workflow(aws, workflows.build("many-models", names, aws))
+    # A Distributed Map's tasks run in its child executions, each with a history of its own.
+    runs["many-models"] = [helpers.executions.events(aws, many)] + child_histories(aws, many)
     return runs
+
+
+def child_histories(aws, execution_arn: str) -> list[list[dict]]:
+    sfn = aws.client("stepfunctions")
+    return [helpers.executions.events(aws, child["executionArn"])
+            for run in sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
+            for child in sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]]
 
 
 def requests_of(histories, names, derive) -> list[Request]:
@@ -148,6 +168,30 @@ def test_nothing_outside_the_series_is_allowed(histories, series, role):
     # What AWS itself cannot scope to a resource, and nothing else:
     assert sorted(set(unscoped)) == (["ecr:GetAuthorizationToken"]
                                      if role == config.SAGEMAKER_ROLE else [])
+
+
+def test_the_scoped_workflow_role_allows_what_a_distributed_map_itself_does(series):
+    """Besides its children's tasks, a Distributed Map starts, describes and stops its child
+    executions, reads its items and writes its results: allowed for the series' state machines
+    and prefixes only."""
+    names = workflows.Names.from_aws(series)
+    many = workflows.build("many-models", names, series)
+    needed = permissions.distributed_map_requests(workflows.definition(many),
+                                                  workflows.state_machine_arn(series, many),
+                                                  names)
+    assert {r.action for r in needed} >= {"states:StartExecution", "states:DescribeExecution",
+                                          "s3:GetObject", "s3:PutObject"}
+    policy = permissions.scoped_policy(config.WORKFLOW_ROLE, names)
+    assert [str(r) for r in permissions.denied(policy, needed)] == []
+    for request in needed:
+        variants = elsewhere(request, names) + [
+            Request(request.action, request.resource.replace(
+                f":{config.STATE_MACHINE_PREFIX}", ":someone-elses-machine"), request.context),
+            Request(request.action, request.resource.replace("/many-models/", "/elsewhere/"),
+                    request.context)]
+        variants = [v for v in variants if v.resource != request.resource]
+        assert variants, request
+        assert [str(v) for v in variants if permissions.allows(policy, v)] == []
 
 
 def test_the_documents_policy_misses_what_the_later_workflows_call(histories, series):

@@ -22,9 +22,11 @@ notices when moto fixes it):
    `FAILED_0.json`, each a JSON array of the child executions (ExecutionArn, Name, Input,
    Output or Error/Cause, Status, dates) - written here.
 5. A failed child execution stays counted as `running` in DescribeMapRun's executionCounts.
-6. There are no child executions to list: ListExecutions(mapRunArn=...) (API reference,
+6. There are no child executions: ListExecutions(mapRunArn=...) (API reference,
    ListExecutions: "mapRunArn ... lists the child workflow executions the Map Run started") fails.
-   The child executions of each Map Run are recorded and listed here.
+   The child executions of each Map Run are recorded here, each with its own event history:
+   listed by Map Run, answered by DescribeExecution (with its mapRunArn) and
+   GetExecutionHistory.
 7. A failed child's output is dropped (null). AWS returns a failed child's execution result
    unchanged (ResultWriter (Map): "If a child workflow execution fails, Step Functions returns
    its execution result unchanged"), i.e. its record with Error and Cause.
@@ -72,6 +74,7 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_parallel.state_par
     StateParallel,
 )
 from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
+from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
@@ -209,6 +212,22 @@ class ChildExecution:
         self.status = "RUNNING"
         self.output = self.error = self.cause = None
         self.start, self.stop = _now(), None
+        self.event_manager = None
+
+    def history(self) -> dict:
+        return {"events": self.event_manager.get_event_history() if self.event_manager else []}
+
+    def describe(self) -> dict:
+        out = {"executionArn": self.arn, "stateMachineArn": self.state_machine_arn,
+               "name": self.name, "status": self.status, "startDate": self.start,
+               "input": to_json_str(self.input), "mapRunArn": self.map_run_arn}
+        if self.stop:
+            out["stopDate"] = self.stop
+        if self.status == "SUCCEEDED":
+            out["output"] = to_json_str(self.output)
+        elif self.error is not None or self.cause is not None:
+            out.update(error=self.error or "", cause=self.cause or "")
+        return out
 
     def end(self, status: str, output=None, error=None, cause=None):
         self.status, self.output, self.error, self.cause = status, output, error, cause
@@ -257,6 +276,8 @@ def _eval_job(self, env, job):
     record.execution_counter.running.count()
     outcome = "failed"
     error = cause = None
+    env.event_manager = EventManager()  # each child execution has a history of its own
+    child.event_manager = env.event_manager
     try:
         env.states.context_object.context_object_data["Map"] = MapData(
             Item=ItemData(Index=job.job_index, Value=job.job_input))
@@ -390,6 +411,21 @@ def _list_executions(original):
     return list_executions
 
 
+def _child(execution_arn: str):
+    with _children_lock:
+        return next((child for children in _children_by_map_run.values() for child in children
+                     if child.arn == execution_arn), None)
+
+
+def _for_children(original, answer):
+    """DescribeExecution / GetExecutionHistory: a Map Run's child execution is answered from
+    its record; any other execution by moto."""
+    def respond(self):
+        child = _child(self._get_param("executionArn") or "")
+        return original(self) if child is None else ActionResult(answer(child))
+    return respond
+
+
 def install():
     if MOTO_ORIGINALS:  # installed already
         return
@@ -398,10 +434,16 @@ def install():
         map_run=distributed.DistributedIterationComponent._map_run,
         eval_job=distributed_worker.DistributedItemProcessorWorker._eval_job,
         put_object=resource_eval_s3.ResourceEvalS3._handle_put_object,
-        list_executions=stepfunctions_responses.StepFunctionResponse.list_executions)
+        list_executions=stepfunctions_responses.StepFunctionResponse.list_executions,
+        describe_execution=stepfunctions_responses.StepFunctionResponse.describe_execution,
+        get_execution_history=stepfunctions_responses.StepFunctionResponse.get_execution_history)
     AmazonStateLanguageParser.parse = staticmethod(_parse(MOTO_ORIGINALS["parse"]))
     distributed.DistributedIterationComponent._map_run = _map_run
     distributed_worker.DistributedItemProcessorWorker._eval_job = _eval_job
     resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_handle_put_object)
-    stepfunctions_responses.StepFunctionResponse.list_executions = _list_executions(
-        MOTO_ORIGINALS["list_executions"])
+    responses = stepfunctions_responses.StepFunctionResponse
+    responses.list_executions = _list_executions(MOTO_ORIGINALS["list_executions"])
+    responses.describe_execution = _for_children(MOTO_ORIGINALS["describe_execution"],
+                                                 ChildExecution.describe)
+    responses.get_execution_history = _for_children(MOTO_ORIGINALS["get_execution_history"],
+                                                    ChildExecution.history)

@@ -223,6 +223,23 @@ def test_child_executions_are_listed_by_map_run_and_respect_max_concurrency(aws)
     assert counts["running"] == 0 and counts["succeeded"] == 4  # moto leaves failures running
 
 
+def test_a_child_execution_is_described_and_has_its_own_history(aws):
+    key = _put(aws, "dmap/items.csv", ITEMS_CSV)
+    described, _ = run_state_machine(aws, dmap_definition(key, CSV_WITH_HEADER,
+                                                          ToleratedFailureCount=1))
+    sfn = aws("stepfunctions")
+    run = _map_run(aws, described["executionArn"])
+    children = sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]
+    (failed,) = [c for c in children if c["status"] == "FAILED"]
+    child = sfn.describe_execution(executionArn=failed["executionArn"])
+    assert child["mapRunArn"] == run["mapRunArn"] and child["error"] == "BadDepth"
+    assert json.loads(child["input"]) == {"name": "c", "depth": "fail"}
+    events = sfn.get_execution_history(executionArn=failed["executionArn"])["events"]
+    assert "FailStateEntered" in [e["type"] for e in events]
+    parent = sfn.get_execution_history(executionArn=described["executionArn"])["events"]
+    assert "FailStateEntered" not in [e["type"] for e in parent]  # not in the parent's
+
+
 def test_update_map_run_changes_what_describe_map_run_reports(aws):
     key = _put(aws, "dmap/four.json", json.dumps([1, 2]).encode())
     described, _ = run_state_machine(aws, dmap_definition(
@@ -268,3 +285,5 @@ def test_moto_still_cannot_list_a_map_runs_child_executions():
     import inspect
     source = inspect.getsource(distributed_map.MOTO_ORIGINALS["list_executions"])
     assert "mapRunArn" not in source
+    describe = inspect.getsource(distributed_map.MOTO_ORIGINALS["describe_execution"])
+    assert "mapRunArn" not in describe
