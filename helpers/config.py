@@ -30,6 +30,8 @@ INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # configuration per run, named <prefix><execution name>.
 ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"
 MODEL_PREFIX, CONFIG_PREFIX = "byo-model-", "byo-config-"
+# Notebook 10's tuning jobs: tune-<execution name> (SageMaker allows 32 characters).
+TUNING_JOB_PREFIX = "tune-"
 # Where SageMaker writes the containers' output (CloudWatch Logs).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP = f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"

@@ -251,3 +251,29 @@ def timeline(descriptions: list[dict]) -> pd.DataFrame:
                           "started (s)": round((job["TrainingStartTime"] - first) / 1000, 2),
                           "ended (s)": round((job["TrainingEndTime"] - first) / 1000, 2)}
                          for job in descriptions]).sort_values("started (s)")
+
+
+def _fold_loops(names: list[str], longest: int = 4) -> list[str]:
+    """Consecutive repeats of a run of states, as one line "n × [a → b → c]"."""
+    lines, i = [], 0
+    while i < len(names):
+        for size in range(1, longest + 1):
+            block, repeats = names[i:i + size], 1
+            while names[i + repeats * size:i + (repeats + 1) * size] == block:
+                repeats += 1
+            if repeats > 1 and len(block) == size:
+                lines.append(f"{repeats} × [{' → '.join(block)}]")
+                i += repeats * size
+                break
+        else:
+            lines.append(names[i])
+            i += 1
+    return lines
+
+
+def path(aws, execution_arn: str) -> str:
+    """The states the execution entered, in order, one per line; a loop (a Wait, a check and a
+    Choice, say) is one line saying how many times it went round."""
+    entered = [event["stateEnteredEventDetails"]["name"] for event in events(aws, execution_arn)
+               if "stateEnteredEventDetails" in event]
+    return "\n".join(_fold_loops(entered))
