@@ -49,8 +49,9 @@ def _timeout_retry(aws, answer, feedback):
     if feedback.passed:
         feedback.notes.append(f"TimeoutSeconds {task['TimeoutSeconds']}: a job still running "
                               "then fails the state with States.Timeout, and your Retry starts "
-                              "a new one (the running job is not stopped: on AWS, stop it "
-                              "yourself or it keeps billing).")
+                              "a new one, named with the next $$.State.RetryCount (the running "
+                              "job is not stopped: on AWS, stop it yourself or it keeps "
+                              "billing).")
 
 
 @exercise("04.2", "Retrying a failed training job", AN_EXECUTION)
