@@ -41,6 +41,13 @@ def plan(aws) -> list[tuple[str, str]]:
     items += [("model", m["ModelName"]) for page in sagemaker.get_paginator("list_models")
               .paginate(NameContains=MODEL_PREFIX) for m in page["Models"]
               if m["ModelName"].startswith(MODEL_PREFIX)]
+    # A running tuning job (notebook 10's are named tune-...) keeps starting billable training
+    # jobs: stop it (tuning jobs, like training jobs, cannot be deleted; stopped, they cost nothing).
+    items += [("tuning job", j["HyperParameterTuningJobName"]) for page in
+              sagemaker.get_paginator("list_hyper_parameter_tuning_jobs").paginate(
+                  NameContains=config.TUNING_JOB_PREFIX, StatusEquals="InProgress")
+              for j in page["HyperParameterTuningJobSummaries"]
+              if j["HyperParameterTuningJobName"].startswith(config.TUNING_JOB_PREFIX)]
     items += [("state machine", m["stateMachineArn"]) for page in
               aws.client("stepfunctions").get_paginator("list_state_machines").paginate()
               for m in page["stateMachines"] if m["name"].startswith(config.STATE_MACHINE_PREFIX)]
@@ -117,6 +124,8 @@ def _delete_one(aws, kind: str, name: str):
         aws.client("sagemaker").delete_model(ModelName=name)
     elif kind == "state machine":
         aws.client("stepfunctions").delete_state_machine(stateMachineArn=name)
+    elif kind == "tuning job":
+        aws.client("sagemaker").stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     elif kind == "S3 object":
         bucket, _, key = name[len("s3://"):].partition("/")
         aws.client("s3").delete_object(Bucket=bucket, Key=key)

@@ -62,13 +62,17 @@ def training_step(names: Names, aws=None, state_id: str = "SageMakerModelTrainin
     )
 
 
+# The series' tag on every state machine it creates (clean-up finds them by it).
+WORKFLOW_TAGS = [{"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE}]
+
+
 def workflow(name: str, chain, names: Names, aws=None):
     """An SDK Workflow named sagemaker-byo-<name>, run as the document's Step Functions role."""
     client = aws.client("stepfunctions") if aws else boto3.client(
         "stepfunctions", region_name=names.region)
     return sdk.Workflow(name=config.STATE_MACHINE_PREFIX + name, definition=chain,
                         role=names.workflow_role_arn, comment=DOCUMENT_COMMENT, client=client,
-                        tags=[{"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE}])
+                        tags=WORKFLOW_TAGS)
 
 
 def training(names: Names, aws=None):
@@ -76,10 +80,23 @@ def training(names: Names, aws=None):
     return workflow("training", steps.Chain([training_step(names, aws)]), names, aws)
 
 
-# Document §2: retry a rejected CreateTrainingJob (e.g. throttling) 5 times, 1 s apart growing
-# by 1.1x; anything still failing is caught, announced on SNS, and ends in a Fail state.
+# Document §2: retry a rejected CreateTrainingJob 5 times, 1 s apart growing by 1.1x; anything
+# still failing is caught, announced on SNS, and ends in a Fail state.
 RETRY_SAGEMAKER_EXCEPTION = dict(error_equals=["SageMaker.AmazonSageMakerException"],
                                  interval_seconds=1, max_attempts=5, backoff_rate=1.1)
+# §2 improved. SageMaker.AmazonSageMakerException names every rejected CreateTrainingJob: a
+# throttled one (worth retrying), but also a validation error, a duplicate job name or a role
+# SageMaker cannot assume (not worth it). The name cannot tell them apart, so: few retries, each
+# wait doubling but capped at MaxDelaySeconds, with full jitter (a random wait up to that) so
+# that executions throttled together do not retry together. A permanent error wastes seconds,
+# never a job: a rejected request created none.
+RETRY_REJECTED_REQUEST = dict(error_equals=["SageMaker.AmazonSageMakerException"],
+                              interval_seconds=1, max_attempts=4, backoff_rate=2.0,
+                              max_delay_seconds=4, jitter_strategy="FULL")
+DETAILED_JOB_NAME = (f"States.Format('{TRAINING_JOB_PREFIX}-{{}}-{{}}', $$.Execution.Name, "
+                     "$$.State.RetryCount)")
+DETAILED_MESSAGE = ("States.Format('Training failed in execution {}. Error: {}. Cause: {}', "
+                    "$$.Execution.Name, $.error.Error, $.error.Cause)")
 
 
 def failure_notification(names: Names, message=None, subject="[ERROR] Model Training failed!"):
@@ -103,18 +120,36 @@ def training_retry_notify(names: Names, aws=None):
     return workflow("training-retry-notify", steps.Chain([train]), names, aws)
 
 
+def failure_reason(then):
+    """From the Catch's $.error to an error whose Cause is one line a person can read: for a job
+    that ran and failed (States.TaskFailed) the Cause is its DescribeTrainingJob as a JSON
+    string, so it is parsed (States.StringToJson) and its FailureReason kept; any other error's
+    Cause is already a message. Returns the first state; all paths continue with `then`."""
+    did_the_job_run = steps.Choice("Did the job run?")
+    read = steps.Pass("Read the job's description", result_path="$.error", parameters={
+        "Error.$": "$.error.Error", "Job.$": "States.StringToJson($.error.Cause)"})
+    keep = steps.Pass("Keep its FailureReason", result_path="$.error", parameters={
+        "Error.$": "$.error.Error",
+        "Cause.$": "States.Format('training job {} failed: {}', $.error.Job.TrainingJobName, "
+                   "$.error.Job.FailureReason)"})
+    did_the_job_run.add_choice(
+        steps.ChoiceRule.StringEquals("$.error.Error", "States.TaskFailed"), read)
+    did_the_job_run.default_choice(then)
+    read.next(keep)
+    keep.next(then)
+    return did_the_job_run
+
+
 def training_retry_notify_detailed(names: Names, aws=None):
-    """§2 improved: the catcher keeps the input and adds the error under $.error; the alert says
-    which error and why; the job name carries $$.State.RetryCount, so a retry after the job was
-    already created gets a new name instead of colliding with its own."""
-    train = training_step(names, aws, job_name=(
-        f"States.Format('{TRAINING_JOB_PREFIX}-{{}}-{{}}', $$.Execution.Name, "
-        "$$.State.RetryCount)"))
-    train.add_retry(steps.Retry(**RETRY_SAGEMAKER_EXCEPTION))
-    message = Intrinsic("States.Format('Training failed in execution {}. Error: {}. Cause: {}', "
-                        "$$.Execution.Name, $.error.Error, $.error.Cause)")
+    """§2 improved: the job name carries $$.State.RetryCount (a retry after the job was created
+    gets a new name instead of colliding with its own); rejected requests are retried with a
+    capped, jittered back-off; the catcher keeps the input and adds the error under $.error; the
+    alert names the execution, the error and, for a failed job, its FailureReason."""
+    train = training_step(names, aws, job_name=DETAILED_JOB_NAME)
+    train.add_retry(sdk.Retry(**RETRY_REJECTED_REQUEST))
+    notify = failure_notification(names, Intrinsic(DETAILED_MESSAGE))
     train.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
-                                next_step=failure_notification(names, message)))
+                                next_step=failure_reason(then=notify)))
     return workflow("training-retry-notify-detailed", steps.Chain([train]), names, aws)
 
 
@@ -379,3 +414,22 @@ def start(aws, state_machine_arn: str, name: str | None = None,
         input=json.dumps(execution_input or {}))
     return response["executionArn"]
 
+
+
+
+# Notebooks 10 (tuning) and 11 (many models): their reference builders live in
+# helpers.scale_workflows, which builds on this module (so it is imported when first used).
+def _scale_workflow(name: str):
+    def build(names: Names, aws=None):
+        from . import scale_workflows
+        return scale_workflows.BUILDERS[name](names, aws)
+    build.__name__ = name.replace("-", "_")
+    return build
+
+
+BUILDERS.update({name: _scale_workflow(name) for name in ("tuning", "many-models")})
+
+# Notebook 12's JSONata workflows (helpers.jsonata_workflows), which the SDK cannot build.
+from .jsonata_workflows import BUILDERS as _JSONATA_BUILDERS  # noqa: E402
+
+BUILDERS.update(_JSONATA_BUILDERS)

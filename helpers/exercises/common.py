@@ -135,3 +135,29 @@ def accuracy_gate(states: dict, after: str, passes_to_type: str | None, passes_t
     elif states.get(default, {}).get("Type") != "Fail":
         feedback.problems.append(f"The Default goes to {default!r}, not to a Fail state.")
     return gate_name, default
+
+
+def newest_successful_run(aws, workflow_name: str) -> dict:
+    """The description of the newest SUCCEEDED execution of the series' workflow
+    sagemaker-byo-<workflow_name> (what the notebook's own cells ran)."""
+    from .. import config
+    sfn = aws.client("stepfunctions")
+    arn = (f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:"
+           f"{config.STATE_MACHINE_PREFIX}{workflow_name}")
+    try:
+        runs = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
+    except sfn.exceptions.StateMachineDoesNotExist:
+        runs = []
+    if not runs:
+        raise NotYet(f"There is no successful run of {config.STATE_MACHINE_PREFIX}"
+                     f"{workflow_name} yet: run the notebook's cells from the top first.")
+    newest = max(runs, key=lambda run: run["startDate"])
+    return executions.describe(aws, newest["executionArn"])
+
+
+def number_of_leaves(answer) -> int:
+    """A learner's answer that names a tree's max_leaf_nodes, as an int."""
+    try:
+        return int(answer)
+    except (TypeError, ValueError):
+        raise NotYet(f"`answer` should be a number of leaves, like 4; got {short(answer)}.")
