@@ -200,15 +200,13 @@ def training_parameters(names: Names, aws=None):
     """§3: every deployment-specific value comes from the execution input; the error handling is
     §2's improved variant, alerting the topic the input names."""
     train = training_step_from_input(names, aws)
-    train.add_retry(steps.Retry(**RETRY_SAGEMAKER_EXCEPTION))
+    train.add_retry(sdk.Retry(**RETRY_REJECTED_REQUEST))
     notify = steps.SnsPublishStep("Notify Failure", parameters={
         "TopicArn": sdk.ExecutionInput(schema=EXECUTION_INPUT_SCHEMA)["AlertTopicArn"],
-        "Subject": "[ERROR] Model Training failed!",
-        "Message": Intrinsic("States.Format('Training failed in execution {}. Error: {}. "
-                             "Cause: {}', $$.Execution.Name, $.error.Error, $.error.Cause)")})
+        "Subject": "[ERROR] Model Training failed!", "Message": Intrinsic(DETAILED_MESSAGE)})
     notify.next(steps.Fail("Fail"))
     train.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
-                                next_step=notify))
+                                next_step=failure_reason(then=notify)))
     return workflow("training-parameters", steps.Chain([train]), names, aws)
 
 
