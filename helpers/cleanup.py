@@ -16,7 +16,7 @@ from . import config, prerequisites
 from .alerts import queue_name
 from .config import (CONFIG_PREFIX, ENDPOINT_LOG_GROUP, ENDPOINT_NAME, MODEL_PREFIX,
                      TRAINING_LOG_GROUP)
-from .display import Collapsible
+from .display import Collapsed
 from .names import Names
 
 
@@ -189,8 +189,8 @@ class Overview:
     def __init__(self, table: pd.DataFrame, title: str):
         keys = [column for column in table.columns if column != "name"]
         self.counts = table.groupby(keys, sort=False).size().rename("count").reset_index()
-        self.full = Collapsible(table.to_string(index=False),
-                                f"{title}: all {len(table)}, one per line", fold_above=0)
+        self.full = Collapsed(table.to_string(index=False),
+                              f"{title}: all {len(table)}, one per line")
 
     def _repr_html_(self):
         return self.counts.to_html(index=False) + self.full._repr_html_()

