@@ -68,6 +68,14 @@ def warm_on(monkeypatch):
     monkeypatch.setenv(warm.WARM_SETTING, "1")
 
 
+@pytest.fixture(autouse=True)
+def stop_zygotes():
+    """Each test's images get zygotes of their own: end them with the test (the next job of an
+    image starts a new one)."""
+    yield
+    warm.ZYGOTES.stop_all()
+
+
 def test_two_concurrent_warm_jobs_see_neither_each_others_files_nor_environment(tmp_path,
                                                                                  warm_on):
     programs = tmp_path / "image"
