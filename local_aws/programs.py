@@ -38,6 +38,7 @@ class Program:
         command = [command] if isinstance(command, str) else list(command)
         program = command[0] if os.path.isabs(command[0]) else str(Path(program_dir) / command[0])
         env = program_environment(program_dir, opt_ml or workdir, environment)
+        self.opt_ml = Path(opt_ml or workdir)  # the folder that stands in for /opt/ml
         self.notes: list[str] = []  # why a Python program did not start warm
         self.process = None
         if warm.runs_on_this_python(Path(program), env["PATH"]):
