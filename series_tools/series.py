@@ -39,13 +39,14 @@ BUILD_DIR = config.REPO_ROOT / "build"
 # Run first, in order (the prerequisites, the image, the data), and last (the clean-up).
 FIRST, LAST = ("00", "01", "02"), ("99",)
 # Notebooks that may run side by side: each creates and reads only resources of its own (its state
-# machines, its executions, its endpoint), and reads the shared training data without changing it.
+# machines, executions, jobs, models, its endpoint, its S3 keys), and reads the shared training
+# data without changing it (06, 07, 10 and 11 upload the same split, byte for byte).
 # Not here, so run alone:
-# - 04 puts a malformed CSV under the shared training prefix for a while (every notebook's Setup
-#   cell lists that prefix, and 03 and 05 train from it) and reads the shared alert inbox, which
-#   07 also reads;
+# - 04 and 12 put a malformed CSV under the shared training prefix for a while (every notebook's
+#   Setup cell lists that prefix, and 03 and 05 train from it) and read the shared alert inbox,
+#   which 07 also reads; 12's Choice also asks whether the series' endpoint (07's) exists;
 # - any notebook not (yet) listed: independence is a property to check, not to assume.
-INDEPENDENT = {"03", "05", "06", "07"}
+INDEPENDENT = {"03", "05", "06", "07", "10", "11"}
 
 
 def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
