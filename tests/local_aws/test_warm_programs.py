@@ -209,6 +209,19 @@ def test_a_program_whose_zygote_dies_dies_with_it_and_is_reported_killed(tmp_pat
     assert not _exists(program.pid), "the program outlived its zygote"
 
 
+def test_when_the_local_aws_goes_its_warm_programs_go_too(tmp_path, warm_on):
+    """A killed local AWS closes the zygote's stdin (the zygote's cue): the programs it started
+    end with it, as control.end_orphans ends plainly started ones (whose OPT_ML it can read)."""
+    programs = tmp_path / "image"
+    make_program(programs, "sleeps", PYTHON_SHEBANG + "import time\nprint('up', flush=True)\n"
+                 "time.sleep(60)\n")
+    (tmp_path / "job").mkdir()
+    program = Program(programs, "sleeps", tmp_path / "job")
+    assert program.warm and next(program.lines()) == "up"
+    warm.ZYGOTES._zygotes[programs.resolve()].process.stdin.close()
+    assert program.wait(10) == -signal.SIGKILL
+
+
 def _exists(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as stat:
