@@ -26,9 +26,9 @@ $(DEV_INSTALLED): requirements-dev.txt $(INSTALLED)
 tutorial: $(INSTALLED)
 	$(PY) -m helpers tutorial
 
-## test: the whole test suite (installs the test tools first)
+## test: the whole test suite, on every core (installs the test tools first)
 test: $(DEV_INSTALLED)
-	$(PY) -m pytest
+	$(PY) -m pytest -n auto
 
 ## lab: JupyterLab on the notebooks (LAB_DIR=build/workshop/student for the students' copies)
 ## LAB_IP=0.0.0.0 to reach it from outside a container; LAB_PORT, LAB_ARGS for anything else.

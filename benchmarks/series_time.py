@@ -3,6 +3,7 @@ each notebook's seconds, kernel start -> first output, and the total, from build
 
     python benchmarks/series_time.py          # the figures of the last `make tutorial`
     python benchmarks/series_time.py --run    # run the series first (on a fresh local AWS)
+    python benchmarks/series_time.py --run --workers 1    # ... one notebook at a time (before)
 
 If there is no build/summary.json yet, it says so (run `make tutorial` or --run); it does not
 run the series on its own, because that takes minutes.
@@ -18,13 +19,13 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 SUMMARY = REPO_ROOT / "build" / "summary.json"
 
 
-def run_series():
+def run_series(workers: int | None):
     os.environ["TUTORIAL_BACKEND"] = "local"
     os.environ["TUTORIAL_STATE_DIR"] = tempfile.mkdtemp(prefix="bench-state-")
     sys.path.insert(0, str(REPO_ROOT))
     from series_tools import series
     began = time.monotonic()
-    code = series.run(out_dir=series.BUILD_DIR / "benchmark-notebooks")
+    code = series.run(out_dir=series.BUILD_DIR / "benchmark-notebooks", workers=workers)
     print(f"whole series, wall time including the local AWS's start and stop: "
           f"{time.monotonic() - began:.1f} s (goal <= 60 s)")
     return code
@@ -44,7 +45,10 @@ def report(summary: dict):
 
 
 def main():
-    code = run_series() if "--run" in sys.argv[1:] else 0
+    arguments = sys.argv[1:]
+    workers = int(arguments[arguments.index("--workers") + 1]) if "--workers" in arguments \
+        else None
+    code = run_series(workers) if "--run" in arguments else 0
     if not SUMMARY.exists():
         print("no build/summary.json: run `make tutorial` (or this script with --run) first")
         return code

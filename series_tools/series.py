@@ -1,15 +1,26 @@
-"""Run the whole series: every notebook in order, each on a fresh kernel (`make tutorial`).
+"""Run the whole series, each notebook on a fresh kernel (`make tutorial`).
 
 Executed copies go to build/notebooks/, a summary (status and seconds per notebook) to
 build/summary.json, the executed series as a static web site to build/site/, and progress to the
 terminal as it goes.
+
+00-02 build what the rest start from, so they run first, one after another, and 99 (which deletes
+everything) runs last. The notebooks in between rebuild what they need in their Setup cell, so
+those known to touch only their own resources (INDEPENDENT) run side by side, as many at a time as
+there are cores; every other one runs alone. What is printed, the summary and the site stay in
+series order whatever order the notebooks finish in.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import json
+import multiprocessing
+import os
 import re
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import nbformat
@@ -24,6 +35,18 @@ from local_aws import control
 ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*m")
 NOTEBOOK_DIR = config.REPO_ROOT / "notebooks"
 BUILD_DIR = config.REPO_ROOT / "build"
+
+# Run first, in order (the prerequisites, the image, the data), and last (the clean-up).
+FIRST, LAST = ("00", "01", "02"), ("99",)
+# Notebooks that may run side by side: each creates and reads only resources of its own (its state
+# machines, executions, jobs, models, its endpoint, its S3 keys), and reads the shared training
+# data without changing it (06, 07, 10 and 11 upload the same split, byte for byte).
+# Not here, so run alone:
+# - 04 and 12 put a malformed CSV under the shared training prefix for a while (every notebook's
+#   Setup cell lists that prefix, and 03 and 05 train from it) and read the shared alert inbox,
+#   which 07 also reads; 12's Choice also asks whether the series' endpoint (07's) exists;
+# - any notebook not (yet) listed: independence is a property to check, not to assume.
+INDEPENDENT = {"03", "05", "06", "07", "10", "11"}
 
 
 def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
@@ -101,43 +124,115 @@ def execute(path: Path, out_dir: Path, timeout: int = 600, solutions: bool = Tru
     return result
 
 
+def _execute_quietly(path: str, out_dir: str, solutions: bool) -> tuple[dict, str]:
+    """`execute` in a worker process, its progress lines kept to be printed in series order."""
+    captured = io.StringIO()
+    with contextlib.redirect_stdout(captured):
+        result = execute(Path(path), Path(out_dir), solutions=solutions)
+    return result, captured.getvalue()
+
+
+def stages(paths: list[Path]) -> list[list[Path]]:
+    """The order of the run: lists of notebooks, each list run side by side (bounded by cores),
+    one list after the other. FIRST one at a time, then every notebook that must run alone, then
+    the INDEPENDENT ones together, then LAST."""
+    first = [[p] for p in paths if p.name[:2] in FIRST]
+    last = [[p] for p in paths if p.name[:2] in LAST]
+    middle = [p for p in paths if p.name[:2] not in FIRST + LAST]
+    alone = [[p] for p in middle if p.name[:2] not in INDEPENDENT]
+    together = [p for p in middle if p.name[:2] in INDEPENDENT]
+    return first + alone + ([together] if together else []) + last
+
+
+class _InOrder:
+    """Prints each notebook's progress and result once every notebook before it is printed."""
+
+    def __init__(self, paths: list[Path]):
+        self._paths, self._done, self._next = paths, {}, 0
+
+    def is_next(self, path: Path) -> bool:
+        """Whether every notebook before `path` has been printed."""
+        return self._paths.index(path) == self._next
+
+    def add(self, path: Path, result: dict, progress: str | None = None):
+        """`progress`: what the notebook printed while it ran; None if it printed live."""
+        self._done[path] = (result, progress)
+        while self._next < len(self._paths) and self._paths[self._next] in self._done:
+            shown_path = self._paths[self._next]
+            shown, lines = self._done[shown_path]
+            if lines is not None:  # a notebook run live printed its header already
+                print(f"[{self._next + 1}/{len(self._paths)}] {shown_path.name}", flush=True)
+                print(lines, end="", flush=True)
+            _print_result(shown)
+            self._next += 1
+
+
+def _print_result(result: dict):
+    mark = "ok" if result["status"] == "ok" else "FAILED"
+    clear = "\r" if sys.stdout.isatty() else ""
+    print(f"{clear}  {result['notebook']}: {mark} in {result['seconds']} s" + " " * 20, flush=True)
+    if result["status"] != "ok":
+        print(f"  {result['error']}", flush=True)
+
+
 def run(out_dir: Path = BUILD_DIR / "notebooks", keep_running: bool = False,
-        solutions: bool = False) -> int:
+        solutions: bool = False, workers: int | None = None) -> int:
     """The learner's path through the series; the exercises' worked solutions (which the tests
-    run) only with `solutions`, so that the executed copies and the site give no answers away."""
+    run) only with `solutions`, so that the executed copies and the site give no answers away.
+    `workers`: how many notebooks may run side by side (default: the number of cores)."""
     settings = config.settings()
     paths = notebooks()
+    workers = max(1, workers or os.cpu_count() or 1)
     print(f"Running {len(paths)} notebooks on the {settings.backend} backend "
           f"(executed copies in {out_dir.relative_to(config.REPO_ROOT)}/"
-          f"{', with the exercises solved' if solutions else ''})", flush=True)
+          f"{', with the exercises solved' if solutions else ''}; up to {workers} side by side)",
+          flush=True)
     started_here = False
     if settings.is_local:
         started_here = control.status(settings.state_dir) is None
         start_local(settings)
     began = time.monotonic()
-    results = []
+    results: dict[Path, dict] = {}
+    printer = _InOrder(paths)
+    side_by_side = []
     try:
-        for number, path in enumerate(paths, start=1):
-            print(f"[{number}/{len(paths)}] {path.name}", flush=True)
-            result = execute(path, out_dir, solutions=solutions)
-            results.append(result)
-            mark = "ok" if result["status"] == "ok" else "FAILED"
-            clear = "\r" if sys.stdout.isatty() else ""
-            print(f"{clear}  {path.name}: {mark} in {result['seconds']} s" + " " * 20, flush=True)
-            if result["status"] != "ok":
-                print(f"  {result['error']}", flush=True)
+        # One at a time, the series' own order is the run's.
+        for stage in stages(paths) if workers > 1 else [[path] for path in paths]:
+            if len(stage) == 1:
+                path = stage[0]
+                if printer.is_next(path):  # live progress, as it happens
+                    print(f"[{paths.index(path) + 1}/{len(paths)}] {path.name}", flush=True)
+                    results[path] = execute(path, out_dir, solutions=solutions)
+                    printer.add(path, results[path])
+                else:  # an earlier notebook is still to be printed: keep this one's lines
+                    results[path], progress = _execute_quietly(str(path), str(out_dir),
+                                                               solutions)
+                    printer.add(path, results[path], progress)
+                continue
+            side_by_side.append([p.name for p in stage])
+            # Fresh interpreters (spawn): a forked copy of this one would share its kernel
+            # clients' sockets.
+            with ProcessPoolExecutor(min(workers, len(stage)),
+                                     mp_context=multiprocessing.get_context("spawn")) as pool:
+                futures = {pool.submit(_execute_quietly, str(path), str(out_dir), solutions):
+                           path for path in stage}
+                for future in as_completed(futures):
+                    path = futures[future]
+                    results[path], progress = future.result()
+                    printer.add(path, results[path], progress)
     finally:
         if started_here and not keep_running:
             control.stop(settings.state_dir)
     total = round(time.monotonic() - began, 1)
+    ordered = [results[path] for path in paths if path in results]
     summary = {"backend": settings.backend, "solutions": solutions, "total_seconds": total,
-               "notebooks": results}
+               "notebooks": ordered, "parallel": workers, "side_by_side": side_by_side}
     BUILD_DIR.mkdir(exist_ok=True)
     (BUILD_DIR / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     index = site.build(out_dir, BUILD_DIR / "site")
     print(f"The executed series as a web page: {index.relative_to(config.REPO_ROOT)}", flush=True)
-    failed = [r["notebook"] for r in results if r["status"] != "ok"]
-    print(f"{len(results) - len(failed)}/{len(results)} notebooks ran in {total} s; summary in "
+    failed = [r["notebook"] for r in ordered if r["status"] != "ok"]
+    print(f"{len(ordered) - len(failed)}/{len(ordered)} notebooks ran in {total} s; summary in "
           "build/summary.json" + (f". Failed: {', '.join(failed)}" if failed else ""), flush=True)
     return 1 if failed else 0
 

@@ -30,9 +30,16 @@ def no_real_aws():
     os.environ.pop("AWS_PROFILE", None)
 
 
+def worker_id() -> str:
+    """pytest-xdist's name for this worker process ("gw0", "gw1"...), "main" without xdist. Each
+    worker is a process with its own session fixtures: its own local AWS, state and temporary
+    folders (tmp_path_factory is per worker too), so tests on different workers share nothing."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    local = LocalAwsServer(state_dir=tmp_path_factory.mktemp("local-aws"),
+    local = LocalAwsServer(state_dir=tmp_path_factory.mktemp(f"local-aws-{worker_id()}"),
                            max_parallel_jobs=2).start()
     yield local
     local.stop()

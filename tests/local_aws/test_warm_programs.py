@@ -68,6 +68,14 @@ def warm_on(monkeypatch):
     monkeypatch.setenv(warm.WARM_SETTING, "1")
 
 
+@pytest.fixture(autouse=True)
+def stop_zygotes():
+    """Each test's images get zygotes of their own: end them with the test (the next job of an
+    image starts a new one)."""
+    yield
+    warm.ZYGOTES.stop_all()
+
+
 def test_two_concurrent_warm_jobs_see_neither_each_others_files_nor_environment(tmp_path,
                                                                                  warm_on):
     programs = tmp_path / "image"
@@ -199,6 +207,19 @@ def test_a_program_whose_zygote_dies_dies_with_it_and_is_reported_killed(tmp_pat
     while _exists(program.pid) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not _exists(program.pid), "the program outlived its zygote"
+
+
+def test_when_the_local_aws_goes_its_warm_programs_go_too(tmp_path, warm_on):
+    """A killed local AWS closes the zygote's stdin (the zygote's cue): the programs it started
+    end with it, as control.end_orphans ends plainly started ones (whose OPT_ML it can read)."""
+    programs = tmp_path / "image"
+    make_program(programs, "sleeps", PYTHON_SHEBANG + "import time\nprint('up', flush=True)\n"
+                 "time.sleep(60)\n")
+    (tmp_path / "job").mkdir()
+    program = Program(programs, "sleeps", tmp_path / "job")
+    assert program.warm and next(program.lines()) == "up"
+    warm.ZYGOTES._zygotes[programs.resolve()].process.stdin.close()
+    assert program.wait(10) == -signal.SIGKILL
 
 
 def _exists(pid: int) -> bool:
