@@ -12,11 +12,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from botocore.auth import S3SigV4Auth, SigV4Auth  # noqa: E402
-from botocore.awsrequest import AWSRequest  # noqa: E402
+from botocore.auth import S3SigV4Auth, SigV4Auth
+from botocore.awsrequest import AWSRequest
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", 15))
-PER_ROUND = int(os.environ.get("BENCH_PER_ROUND", 40))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", "15"))
+PER_ROUND = int(os.environ.get("BENCH_PER_ROUND", "40"))
 REGION = "us-east-1"
 
 
@@ -83,13 +83,19 @@ def main():
               f"{'unchecked ms':>13} {'cost ms':>8} {'check alone ms':>15}")
         for label, (environ, body) in cases.items():
             checked, unchecked, alone = [], [], []
+
+            def served(environ=environ, body=body):
+                call(app, environ, body)
+
+            def check_only(environ=environ, body=body):
+                checker.check({**environ, "wsgi.input": io.BytesIO(body)})
+
             for _ in range(ROUNDS):
                 app.signature_checker = checker
-                checked.append(per_request_ms(lambda: call(app, environ, body), PER_ROUND))
+                checked.append(per_request_ms(served, PER_ROUND))
                 app.signature_checker = None
-                unchecked.append(per_request_ms(lambda: call(app, environ, body), PER_ROUND))
-                alone.append(per_request_ms(lambda: checker.check(
-                    {**environ, "wsgi.input": io.BytesIO(body)}), PER_ROUND))
+                unchecked.append(per_request_ms(served, PER_ROUND))
+                alone.append(per_request_ms(check_only, PER_ROUND))
             app.signature_checker = checker
             with_check, without = statistics.median(checked), statistics.median(unchecked)
             print(f"{label:<36} {with_check:>11.3f} {without:>13.3f} "
