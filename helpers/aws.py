@@ -69,7 +69,9 @@ def start_local(settings: config.Settings, quiet: bool = False) -> control.Serve
             print(f"The local AWS that was running (pid {gone['pid']}) is gone: stopped or "
                   "killed, and its state with it. Started a new one; this notebook's Setup cell "
                   "re-creates what it needs.")
-        print(f"Started the local AWS at {info.url} (pid {info.pid}, log {info.log}).")
+        # No path of this machine in a notebook's output: the status command names the log.
+        print(f"Started the local AWS at {info.url} (pid {info.pid}; "
+              "`python -m helpers local status` shows its log file).")
     return info
 
 

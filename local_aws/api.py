@@ -23,6 +23,7 @@ from .moto_hooks import ApiError, stepfunctions_operations
 from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker, SageMakerError
 from .tags import TagStore
+from .tuning import LocalTuning
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOCATION_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -68,8 +69,10 @@ class LocalAwsApp:
     """WSGI app: routes SageMaker and admin requests to us, the rest to moto."""
 
     def __init__(self, moto_app, sagemaker: LocalSageMaker, hosting: LocalHosting,
-                 faults: FaultInjector, admin,
+                 faults: FaultInjector, admin, job_kinds=(),
                  signature_checker: auth.SignatureChecker | None = None):
+        """`job_kinds`: further SageMaker job kinds (transform, processing...), each serving the
+        operations its `operations()` names."""
         self._moto = moto_app
         self.signature_checker = signature_checker  # None: serve unsigned requests (benchmark)
         self.sagemaker = sagemaker
@@ -89,6 +92,11 @@ class LocalAwsApp:
             "AddTags": self.tags.add_tags, "ListTags": self.tags.list_tags,
             "DeleteTags": self.tags.delete_tags,
         }
+        for kind in job_kinds:
+            self._operations.update(kind.operations())
+        # Hyperparameter tuning (its DescribeTrainingJob adds TuningJobArn to its jobs).
+        self.tuning = LocalTuning(sagemaker, self.tags)
+        self._operations.update(self.tuning.operations())
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")

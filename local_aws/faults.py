@@ -32,10 +32,12 @@ KNOWN_ERRORS = {
                                    "exceeded (injected by the local AWS)."),
     "InternalFailure": (500, "An internal error occurred (injected by the local AWS)."),
     "ServiceUnavailable": (503, "Service is unavailable (injected by the local AWS)."),
+    "AccessDeniedException": (400, "User is not authorized to perform this action (injected by "
+                                   "the local AWS)."),
 }
 # The request field that names the resource, per operation (for `name_contains`).
 NAME_FIELDS = {"CreateTrainingJob": "TrainingJobName", "DescribeTrainingJob": "TrainingJobName",
-               "StopTrainingJob": "TrainingJobName"}
+               "StopTrainingJob": "TrainingJobName", "DescribeEndpoint": "EndpointName"}
 
 
 class FaultError(ValueError):

@@ -27,8 +27,10 @@ from .control import HOST, STATE_FILE
 from .faults import FaultInjector
 from .hosting import LocalHosting
 from .moto_hooks.config import DEFAULT_ACCOUNT_ID, QuietRequestHandler, moto_app
+from .processing import LocalProcessing
 from .sagemaker import LocalSageMaker
 from .stepfunctions_sagemaker import SageMakerIntegration
+from .transform import LocalTransform
 
 class ClientFactory:
     """boto3 clients of this local AWS, for the server's own calls (S3 downloads, logs...).
@@ -80,11 +82,21 @@ class LocalAwsServer:
                                         self.state_dir / "jobs", max_parallel_jobs=jobs)
         self.hosting = LocalHosting(clients, DEFAULT_ACCOUNT_ID,
                                     self.state_dir / "jobs")
+        # The other job kinds share training's local limit (sagemaker.slots).
+        self.transform = LocalTransform(clients, DEFAULT_ACCOUNT_ID, self.state_dir / "jobs",
+                                        self.sagemaker.slots, self.hosting)
+        self.processing = LocalProcessing(clients, DEFAULT_ACCOUNT_ID, self.state_dir / "jobs",
+                                          self.sagemaker.slots)
         self.faults = FaultInjector()
         self.app = LocalAwsApp(moto_app(), self.sagemaker,
                                self.hosting, self.faults, self._admin,
+                               job_kinds=self.job_kinds(),
                                signature_checker=auth.SignatureChecker(self.credentials))
         self._thread = None
+
+    def job_kinds(self) -> tuple:
+        """The SageMaker job kinds besides training, each with its API operations."""
+        return (self.transform, self.processing)
 
     def _dispatch(self, environ, start_response):
         return self.app(environ, start_response)
@@ -101,6 +113,8 @@ class LocalAwsServer:
                 "started": self.started,
                 "training_programs_running": self.sagemaker.running_programs(),
                 "endpoints_serving": self.hosting.running_programs(),
+                "other_job_programs_running": sum(kind.running_programs()
+                                                  for kind in self.job_kinds()),
                 "max_parallel_training_jobs": self.sagemaker.max_parallel_jobs}
 
     def serve_forever(self):
@@ -115,6 +129,8 @@ class LocalAwsServer:
 
     def stop(self):
         self.sagemaker.shutdown()
+        for kind in self.job_kinds():
+            kind.shutdown()
         self.hosting.shutdown()
         self._http.shutdown()
         self._http.server_close()

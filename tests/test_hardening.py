@@ -14,6 +14,7 @@ import pytest
 import helpers
 from helpers import workflows
 from local_aws import control
+from series_tools import series
 from tests.conftest import REPO, register_image, run_state_machine, training_request
 
 
@@ -177,14 +178,68 @@ def test_a_million_row_csv_trains_with_bounded_memory(tmp_path):
     assert peak_kib / 1024 < 600, f"train peaked at {peak_kib / 1024:.0f} MiB on 1M rows"
 
 
-def test_the_series_runs_twice_in_a_row_on_one_backend(process_backend, tmp_path):
-    """Learners press "Run all" twice: every notebook must succeed again, with the same results
-    (99, the clean-up, runs last, once)."""
-    from series_tools import series
-    notebooks = [path for path in series.notebooks() if not path.name.startswith("99")]
-    for attempt in ("first", "second"):
-        results = [series.execute(path, tmp_path / attempt, timeout=300) for path in notebooks]
-        assert [r["status"] for r in results] == ["ok"] * len(notebooks), results
-    last = series.execute(series.notebooks()[-1], tmp_path / "cleanup", timeout=300)
-    assert last["status"] == "ok"
-    assert helpers.cleanup.plan(helpers.connect(quiet=True)) == []
+# The series twice in a row on one backend (17 notebooks) took more than pytest's global 300 s on
+# a loaded 2-core machine as one test: it is split into one test per notebook and pass, sharing
+# one backend, each with its own budget. Budgets come from measured times on that machine
+# (loaded by other sessions; see the report of issue 17): the slowest notebook took
+# SLOWEST_NOTEBOOK_SECONDS, and the budget leaves room for four times that.
+SLOWEST_NOTEBOOK_SECONDS = 300
+NOTEBOOK_BUDGET_SECONDS = 4 * SLOWEST_NOTEBOOK_SECONDS
+SERIES = [path for path in series.notebooks() if not path.name.startswith("99")]
+CLEAN_UP = series.notebooks()[-1]
+
+
+@pytest.fixture(scope="class")
+def one_backend(tmp_path_factory):
+    """A local AWS process shared by the tests of a class, in a state dir of its own."""
+    state_dir = tmp_path_factory.mktemp("one-backend") / "state"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("TUTORIAL_BACKEND", "local")
+        patch.setenv("TUTORIAL_STATE_DIR", str(state_dir))
+        yield state_dir
+        control.stop(state_dir)
+    assert not (state_dir / "jobs").exists()
+    assert not [p for p in psutil.process_iter(["pid"]) if _runs_under(p, state_dir)]
+
+
+# With pytest-xdist, `--dist loadgroup` keeps these on one worker, in order.
+@pytest.mark.xdist_group("the-series-twice")
+class TestTheSeriesRunsTwiceInARowOnOneBackend:
+    """Learners press "Run all" twice: every notebook must succeed again on the same backend
+    (99, the clean-up, runs last, once). The tests run in order and share the backend."""
+
+    @pytest.mark.timeout(NOTEBOOK_BUDGET_SECONDS)
+    @pytest.mark.parametrize("attempt, notebook", [
+        pytest.param(attempt, path, id=f"{attempt}-{path.stem[:2]}")
+        for attempt in ("first", "second") for path in SERIES])
+    def test_each_notebook_succeeds(self, one_backend, attempt, notebook):
+        result = series.execute(notebook, one_backend.parent / attempt,
+                                timeout=NOTEBOOK_BUDGET_SECONDS)
+        assert result["status"] == "ok", result
+
+    @pytest.mark.timeout(NOTEBOOK_BUDGET_SECONDS)
+    def test_then_the_clean_up_leaves_nothing(self, one_backend):
+        result = series.execute(CLEAN_UP, one_backend.parent / "cleanup",
+                                timeout=NOTEBOOK_BUDGET_SECONDS)
+        assert result["status"] == "ok", result
+        assert helpers.cleanup.plan(helpers.connect(quiet=True)) == []
+
+
+@pytest.mark.parametrize("jobs_end_first", [True, False], ids=["jobs-end-first", "server-first"])
+def test_a_server_stopping_under_a_running_map_records_an_aws_error(jobs_end_first):
+    """moto reported the iterations' States.TaskFailed (or States.Runtime) as States.Runtime
+    "Custom Error Names MUST NOT begin with the prefix 'States.'" (local_aws/moto_hooks/errors.py).
+    AWS fails the Map with the iteration's own error."""
+    child = subprocess.run([sys.executable, "-m", "tests.local_aws.map_under_a_stopping_server",
+                            "jobs-end-first" if jobs_end_first else "server-first"],
+                           capture_output=True, text=True, timeout=150, cwd=REPO)
+    assert child.returncode == 0, child.stderr[-3000:]
+    ended = json.loads(child.stdout.strip().splitlines()[-1])
+    assert ended["status"] == "FAILED"
+    # Which comes first, the stopped job's description or the closed port, is a race when the
+    # server stops by itself; both are what AWS reports for such an iteration.
+    assert ended["error"] in (("States.TaskFailed",) if jobs_end_first
+                              else ("States.TaskFailed", "States.Runtime")), ended
+    if ended["error"] == "States.TaskFailed":
+        assert json.loads(ended["cause"])["TrainingJobStatus"] == "Stopped"
+    assert "MUST NOT" not in child.stdout + child.stderr

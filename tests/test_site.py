@@ -6,6 +6,7 @@ solution folded under its exercise (taken from the notebook's source), no check 
 no In/Out prompts, and nothing wider than the page. A screenshot is saved under build/."""
 import html
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -23,12 +24,19 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 NOTEBOOK_04 = next(p for p in series.notebooks() if p.name.startswith("04_"))
 
 
+# Set by .ci/run: there, a missing browser fails the run instead of skipping the test.
+REQUIRE_BROWSER = "TUTORIAL_REQUIRE_BROWSER"
+
+
 def browser() -> str:
     found = next((shutil.which(name) for name in BROWSERS if shutil.which(name)), None)
     if found is None:
+        why = ("no Chromium on this machine: install Debian's `chromium` to run the "
+               "real-browser test")
+        if os.environ.get(REQUIRE_BROWSER) == "1":
+            pytest.fail(f"{why} ({REQUIRE_BROWSER}=1, as in CI: the browser is required)")
         # Printed in the summary (-ra): `apt-get install chromium` (.ci/run does it) runs it.
-        pytest.skip("no Chromium on this machine: install Debian's `chromium` to run the "
-                    "real-browser test")
+        pytest.skip(why)
     return found
 
 
@@ -266,3 +274,20 @@ def test_pages_link_to_each_other_and_to_the_contents(tmp_path):
     assert entries == [("00_x.html", "00", "Setup", "01_x.html"),
                        ("01_x.html", "01", "Build", "02_x.html"),
                        ("02_x.html", "02", "Upload", "03_x.html")]
+
+
+def test_a_missing_browser_skips_locally_but_fails_in_ci(monkeypatch):
+    monkeypatch.setattr(shutil, "which", lambda name: None)
+    monkeypatch.delenv(REQUIRE_BROWSER, raising=False)
+    with pytest.raises(pytest.skip.Exception, match="no Chromium on this machine"):
+        browser()
+    monkeypatch.setenv(REQUIRE_BROWSER, "1")
+    with pytest.raises(pytest.fail.Exception, match="the browser is required"):
+        browser()
+
+
+def test_ci_requires_the_browser():
+    """.ci/run sets the variable before `make test`, and fails if Chromium cannot be installed."""
+    ci = (config.REPO_ROOT / ".ci" / "run").read_text()
+    assert f"export {REQUIRE_BROWSER}=1" in ci
+    assert ci.index(f"export {REQUIRE_BROWSER}=1") < ci.index("make test")

@@ -49,7 +49,8 @@ def install(port: int):
     """Apply every hook (once per process) for a local AWS serving on `port`."""
     global _installed
     check_version()
-    from . import config, errors, executions, jsonata, stepfunctions, variables
+    from . import config, errors, executions, jsonata, redrive, stepfunctions, variables
+    from . import refusals
     config.point_interpreter_at(port)
     if _installed:
         return
@@ -59,6 +60,10 @@ def install(port: int):
     variables.install()
     errors.install()
     executions.install()
+    redrive.install()  # after variables: it wraps the state evaluation variables wraps
+    refusals.install()
+    from . import distributed_map
+    distributed_map.install()
     _installed = True
 
 
@@ -88,7 +93,7 @@ def stepfunctions_operations() -> dict:
     """The Step Functions operations moto's HTTP layer does not serve, served by the local AWS:
     {operation: handler(request, account, region) -> response}; handlers raise ApiError."""
     check_version()
-    from . import definitions, test_state
+    from . import definitions, redrive, test_state
     from .config import DEFAULT_ACCOUNT_ID
 
     def served(handler):
@@ -99,12 +104,15 @@ def stepfunctions_operations() -> dict:
                 raise ApiError("ValidationException", str(refused)) from None
             except definitions.NOT_FOUND as missing:
                 raise ApiError("StateMachineDoesNotExist", missing.message) from None
+            except redrive.Refused as refused:
+                raise ApiError(refused.code, refused.message) from None
         return serve
 
     return {"TestState": served(test_state.test_state),
             "ValidateStateMachineDefinition": served(definitions.validate),
             "PublishStateMachineVersion": served(definitions.publish_version),
-            "ListStateMachineVersions": served(definitions.list_versions)}
+            "ListStateMachineVersions": served(definitions.list_versions),
+            "RedriveExecution": served(redrive.redrive_execution)}
 
 
 def sign_interpreter_calls(credentials):

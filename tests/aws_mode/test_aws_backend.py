@@ -36,16 +36,21 @@ def test_prerequisites_are_created_scoped_tagged_and_idempotent(aws_backend):
 
 
 def test_preflight_passes_with_permissions_and_names_what_is_missing(aws_backend):
+    caller = aws_backend.client("sts").get_caller_identity()["Arn"]
     iam = aws_backend.client("iam")
     with Stubber(iam) as stub:
         for step, actions in helpers.preflight.LEARNER_ACTIONS.items():
             decisions = ["allowed"] * len(actions)
             if step.startswith("07"):
                 decisions[0] = "implicitDeny"  # sagemaker:InvokeEndpoint
+            # The stand-in answers only the request the check must make: the caller's own
+            # identity (SimulatePrincipalPolicy's PolicySourceArn) and exactly this step's actions.
             stub.add_response("simulate_principal_policy", {"EvaluationResults": [
                 {"EvalActionName": action, "EvalDecision": decision}
-                for action, decision in zip(actions, decisions)], "IsTruncated": False})
+                for action, decision in zip(actions, decisions)], "IsTruncated": False},
+                expected_params={"PolicySourceArn": caller, "ActionNames": actions})
         table = helpers.preflight.check(aws_backend)
+        stub.assert_no_pending_responses()  # one simulation per step, none skipped
     rows = dict(zip(table["check"], zip(table["status"], table["detail"])))
     assert rows["credentials"][0] == "ok" and rows["region"][0] == "ok"
     assert rows["permissions 07 · endpoint"] == (
@@ -104,9 +109,22 @@ def test_starting_a_workflow_on_aws_prints_the_cost_guard_first(aws_backend, cap
     assert {"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE} in tags
 
 
-def test_publishing_the_image_without_docker_says_what_to_do(aws_backend):
+@pytest.mark.parametrize("docker", ["absent", "not-running"])
+def test_publishing_the_image_without_docker_says_what_to_do(aws_backend, tmp_path, monkeypatch,
+                                                              docker):
+    # PATH is this test's own: no docker on it, or a stand-in whose `docker info` fails as it does
+    # when the daemon is down. Either way nothing may be built, logged in to or pushed.
+    calls = tmp_path / "docker-calls"
+    if docker == "not-running":
+        stand_in = tmp_path / "docker"
+        stand_in.write_text(f'#!/bin/sh\necho "$@" >> "{calls}"\n'
+                            'echo "Cannot connect to the Docker daemon" >&2\nexit 1\n')
+        stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(helpers.container.DockerUnavailable, match="needs a running Docker"):
         helpers.container.publish_image(aws_backend)
+    said = calls.read_text().splitlines() if calls.exists() else []
+    assert said == ([] if docker == "absent" else ["info"])
     ecr = aws_backend.client("ecr")  # the repository is there for the push, tagged
     repository = ecr.describe_repositories(repositoryNames=[config.IMAGE_REPOSITORY])[
         "repositories"][0]
