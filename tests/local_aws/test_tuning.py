@@ -234,15 +234,14 @@ def test_names_are_unique_and_unknown_names_are_not_found(aws):
     wait_for_tuning(aws, name)
 
 
-def test_the_sdks_tuning_step_runs_with_sync_in_a_state_machine(aws):
+def test_the_sdks_tuning_step_runs_with_sync_in_a_state_machine(aws, server):
     import boto3
     from sagemaker.tuner import HyperparameterTuner, IntegerParameter
     from stepfunctions import steps
 
     from helpers import sdk
     session = sdk.sagemaker_session(boto3.Session(region_name="us-east-1",
-                                                  aws_access_key_id="testing",
-                                                  aws_secret_access_key="testing"))
+                                                  **server.credentials.for_boto3()))
     estimator = sdk.Estimator(image_uri=aws.image, role=aws.role_arn, instance_count=1,
                               instance_type="ml.m5.large", output_path=f"s3://{BUCKET}/tuning",
                               sagemaker_session=session, debugger_hook_config=False,
