@@ -31,9 +31,15 @@ test: $(DEV_INSTALLED)
 	$(PY) -m pytest
 
 ## lab: JupyterLab on the notebooks (LAB_DIR=build/workshop/student for the students' copies)
+## LAB_IP=0.0.0.0 to reach it from outside a container; LAB_PORT, LAB_ARGS for anything else.
+## As root (a plain container, a cloud VM) Jupyter refuses to start unless told --allow-root.
 LAB_DIR ?= notebooks/
+LAB_IP ?= 127.0.0.1
+LAB_PORT ?= 8888
+LAB_ARGS ?=
 lab: $(INSTALLED)
-	$(VENV)/bin/jupyter lab $(LAB_DIR)
+	$(VENV)/bin/jupyter lab --ip=$(LAB_IP) --port=$(LAB_PORT) \
+	  $$(if [ "$$(id -u)" = 0 ]; then echo --allow-root; fi) $(LAB_ARGS) $(LAB_DIR)
 
 ## workshop: student and instructor copies, the timing plan and a printable agenda
 workshop: $(INSTALLED)

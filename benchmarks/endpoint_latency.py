@@ -1,14 +1,17 @@
 """Local endpoint: p50/p99 latency and requests/s of InvokeEndpoint through boto3, against the
 same `serve` program (gunicorn + Flask, as in AWS's scikit bring-your-own sample) called directly,
-on the same model. (AWS's sample also puts nginx in front of gunicorn; that is not measured.)"""
+on the same model, sequential one-row requests (goals: p50 <= 2x, throughput >= 0.5x of direct).
+The two paths alternate request by request, so both see the same load on the machine.
+(AWS's sample also puts nginx in front of gunicorn; that is not measured.)"""
 import os
+import statistics
 import sys
+import time
 import urllib.request
 
-from _local import HEADER, fresh_local_aws, measure
+from _local import HEADER, fresh_local_aws
 
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", 400))
-THREADS = int(os.environ.get("BENCH_THREADS", 4))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "400"))
 ROW = b"5.1,3.5,1.4,0.2\n"
 
 
@@ -22,12 +25,12 @@ def main():
             "status"] == "SUCCEEDED"
         runtime = aws.client("sagemaker-runtime")
         endpoint = helpers.config.ENDPOINT_NAME
-        print(f"{REQUESTS} requests of one CSV row, {THREADS} client threads, "
+        print(f"{REQUESTS} requests of one CSV row per path, sequential, "
               f"MODEL_SERVER_WORKERS={os.environ.get('TUTORIAL_LOCAL_SERVE_WORKERS', '1')}")
         print(HEADER)
-        measure("invoke_endpoint via boto3 (local AWS)", REQUESTS, THREADS,
-                lambda: runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv",
-                                                Body=ROW)["Body"].read())
+        def invoke():
+            runtime.invoke_endpoint(EndpointName=endpoint, ContentType="text/csv",
+                                    Body=ROW)["Body"].read()
         direct_url = serving_url(aws, endpoint)
 
         def direct():
@@ -35,7 +38,24 @@ def main():
                                              headers={"Content-Type": "text/csv"})
             with urllib.request.urlopen(request, timeout=10) as response:
                 response.read()
-        measure("serve directly (gunicorn + Flask)", REQUESTS, THREADS, direct)
+        through, straight = [], []
+        for _ in range(20):  # warm up both paths
+            invoke(), direct()
+        for _ in range(REQUESTS):  # alternate, so both paths see the same load on the machine
+            for path, call in ((through, invoke), (straight, direct)):
+                began = time.perf_counter()
+                call()
+                path.append(time.perf_counter() - began)
+        for label, path in (("invoke_endpoint via boto3 (local AWS)", through),
+                            ("serve directly (gunicorn + Flask)", straight)):
+            path.sort()
+            print(f"{label:<38} {statistics.median(path) * 1000:>8.1f} "
+                  f"{path[int(len(path) * 0.99) - 1] * 1000:>8.1f} {len(path) / sum(path):>10.0f} "
+                  f"{0:>7}")
+        p50 = statistics.median(through) / statistics.median(straight)
+        print(f"local AWS vs direct, {REQUESTS} alternating sequential requests each: p50 "
+              f"{p50:.2f}x (goal <= 2x), throughput {sum(straight) / sum(through):.2f}x "
+              "(goal >= 0.5x)")
         print("nginx + gunicorn + Flask (AWS's sample with its nginx front): not measured; "
               "this benchmark does not run nginx")
         helpers.hosting.delete_endpoint(aws)

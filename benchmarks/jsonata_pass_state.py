@@ -42,8 +42,7 @@ def main():
     from local_aws import LocalAwsServer
     server = LocalAwsServer(state_dir=tempfile.mkdtemp(prefix="bench-jsonata-")).start()
     try:
-        sfn = boto3.Session(region_name="us-east-1", aws_access_key_id="testing",
-                            aws_secret_access_key="testing").client(
+        sfn = boto3.Session(region_name="us-east-1", **server.credentials.for_boto3()).client(
             "stepfunctions", endpoint_url=server.url, config=Config(inject_host_prefix=False))
         role = "arn:aws:iam::123456789012:role/bench"
         arns = {label: sfn.create_state_machine(

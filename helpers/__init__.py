@@ -13,6 +13,8 @@ import importlib
 _MODULES = ("alerts", "aws", "cleanup", "config", "container", "costs", "data", "display",
             "executions", "exercises", "faults", "graph", "hosting", "inputs", "names",
             "permissions", "preflight", "prerequisites", "rebuilding", "sdk", "workflows")
+_MODULES += ("scale_workflows",)  # notebooks 10 and 11
+_MODULES += ("jsonata_workflows",)  # notebook 12
 _NAMES = {"connect": "aws", "rebuild": "rebuilding", "reset": "rebuilding", "Json": "display",
           "SideBySide": "display"}
 

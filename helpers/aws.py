@@ -1,8 +1,8 @@
 """Where AWS is: boto3 clients for the chosen backend, and the account they act in.
 
 One code path: every notebook and helper talks to AWS through `Aws.client(...)`. The backend only
-decides where those clients point: the local AWS (a loopback endpoint and fake credentials) or
-AWS itself (your credentials and region).
+decides where those clients point: the local AWS (a loopback endpoint and the key pair it made
+in its state directory: it answers no one else) or AWS itself (your credentials and region).
 """
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from botocore.config import Config
 from . import config, display
 from local_aws import control
 
-LOCAL_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 # Local calls fail fast instead of retrying against a server that is not there. No host prefix:
 # botocore sends some operations (Step Functions' TestState: `sync-`) to `<prefix><endpoint
 # host>`, which for http://127.0.0.1:PORT is the unresolvable host sync-127.0.0.1.
@@ -70,8 +69,17 @@ def start_local(settings: config.Settings, quiet: bool = False) -> control.Serve
             print(f"The local AWS that was running (pid {gone['pid']}) is gone: stopped or "
                   "killed, and its state with it. Started a new one; this notebook's Setup cell "
                   "re-creates what it needs.")
-        print(f"Started the local AWS at {info.url} (pid {info.pid}, log {info.log}).")
+        # No path of this machine in a notebook's output: the status command names the log.
+        print(f"Started the local AWS at {info.url} (pid {info.pid}; "
+              "`python -m helpers local status` shows its log file).")
     return info
+
+
+def local_session(settings: config.Settings) -> boto3.Session:
+    """A boto3 session signed with the local AWS's own key pair, read from its state directory
+    (only its owner can read it; the server refuses every other key)."""
+    return boto3.Session(region_name=settings.region,
+                         **control.credentials(settings.state_dir).for_boto3())
 
 
 def connect(quiet: bool = False) -> Aws:
@@ -81,6 +89,5 @@ def connect(quiet: bool = False) -> Aws:
     settings = config.settings()
     if settings.is_local:
         info = start_local(settings, quiet=quiet)
-        session = boto3.Session(region_name=settings.region, **LOCAL_CREDENTIALS)
-        return Aws(settings, session, info.url)
+        return Aws(settings, local_session(settings), info.url)
     return Aws(settings, boto3.Session(region_name=settings.region), None)

@@ -16,6 +16,7 @@ from . import config, prerequisites
 from .alerts import queue_name
 from .config import (CONFIG_PREFIX, ENDPOINT_LOG_GROUP, ENDPOINT_NAME, MODEL_PREFIX,
                      TRAINING_LOG_GROUP)
+from .display import Collapsible
 from .names import Names
 
 
@@ -40,6 +41,13 @@ def plan(aws) -> list[tuple[str, str]]:
     items += [("model", m["ModelName"]) for page in sagemaker.get_paginator("list_models")
               .paginate(NameContains=MODEL_PREFIX) for m in page["Models"]
               if m["ModelName"].startswith(MODEL_PREFIX)]
+    # A running tuning job (notebook 10's are named tune-...) keeps starting billable training
+    # jobs: stop it (tuning jobs, like training jobs, cannot be deleted; stopped, they cost nothing).
+    items += [("tuning job", j["HyperParameterTuningJobName"]) for page in
+              sagemaker.get_paginator("list_hyper_parameter_tuning_jobs").paginate(
+                  NameContains=config.TUNING_JOB_PREFIX, StatusEquals="InProgress")
+              for j in page["HyperParameterTuningJobSummaries"]
+              if j["HyperParameterTuningJobName"].startswith(config.TUNING_JOB_PREFIX)]
     items += [("state machine", m["stateMachineArn"]) for page in
               aws.client("stepfunctions").get_paginator("list_state_machines").paginate()
               for m in page["stateMachines"] if m["name"].startswith(config.STATE_MACHINE_PREFIX)]
@@ -116,6 +124,8 @@ def _delete_one(aws, kind: str, name: str):
         aws.client("sagemaker").delete_model(ModelName=name)
     elif kind == "state machine":
         aws.client("stepfunctions").delete_state_machine(stateMachineArn=name)
+    elif kind == "tuning job":
+        aws.client("sagemaker").stop_hyper_parameter_tuning_job(HyperParameterTuningJobName=name)
     elif kind == "S3 object":
         bucket, _, key = name[len("s3://"):].partition("/")
         aws.client("s3").delete_object(Bucket=bucket, Key=key)
@@ -158,6 +168,29 @@ def delete(aws, items: list[tuple[str, str]]) -> pd.DataFrame:
 
 def as_table(items: list[tuple[str, str]]) -> pd.DataFrame:
     return pd.DataFrame(items, columns=["kind", "name"])
+
+
+class Overview:
+    """A count per kind (and per outcome, for what `delete` returns), with the full list folded
+    under it: a clean-up can list hundreds of S3 objects and log streams."""
+
+    def __init__(self, table: pd.DataFrame, title: str):
+        keys = [column for column in table.columns if column != "name"]
+        self.counts = table.groupby(keys, sort=False).size().rename("count").reset_index()
+        self.full = Collapsible(table.to_string(index=False),
+                                f"{title}: all {len(table)}, one per line", fold_above=0)
+
+    def _repr_html_(self):
+        return self.counts.to_html(index=False) + self.full._repr_html_()
+
+    def __repr__(self):
+        return f"{self.counts.to_string(index=False)}\n{self.full!r}"
+
+
+def overview(items, title: str = "Items") -> Overview | str:
+    """`plan`'s list or `delete`'s table as a count per kind, the full list collapsed."""
+    table = items if isinstance(items, pd.DataFrame) else as_table(items)
+    return Overview(table, title) if len(table) else f"{title}: nothing."
 
 
 def summary(items: list[tuple[str, str]]) -> str:

@@ -30,6 +30,8 @@ INSTANCE_TYPE_PATTERN = re.compile(r"^ml\.[a-z0-9]+\.[a-z0-9]+$")
 # configuration per run, named <prefix><execution name>.
 ENDPOINT_NAME = STATE_MACHINE_PREFIX + "endpoint"
 MODEL_PREFIX, CONFIG_PREFIX = "byo-model-", "byo-config-"
+# Notebook 10's tuning jobs: tune-<execution name> (SageMaker allows 32 characters).
+TUNING_JOB_PREFIX = "tune-"
 # Where SageMaker writes the containers' output (CloudWatch Logs).
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
 ENDPOINT_LOG_GROUP = f"/aws/sagemaker/Endpoints/{ENDPOINT_NAME}"
@@ -61,6 +63,10 @@ class Settings:
         values = asdict(self)
         values["bucket"] = self.bucket or "(derived: sfn-sagemaker-tutorial-<account>-<region>)"
         values["local_port"] = self.local_port or "(any free port)"
+        # No path of this machine in a notebook: the repository-relative one, or the variable.
+        values["state_dir"] = (str(self.state_dir.relative_to(REPO_ROOT))
+                               if self.state_dir.is_relative_to(REPO_ROOT)
+                               else "(TUTORIAL_STATE_DIR)")
         return [(key, str(value)) for key, value in values.items()]
 
 

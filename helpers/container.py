@@ -94,6 +94,25 @@ def program_source(name: str) -> str:
     return path.read_text()
 
 
+def program_excerpt(name: str, *functions: str) -> str:
+    """The named top-level functions of a program, as they are in the file (decorators
+    included), each headed by its file and line numbers: the part of a program worth reading."""
+    import ast
+    text = program_source(name)
+    lines = text.splitlines()
+    found = {node.name: node for node in ast.parse(text).body
+             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    parts = []
+    for function in functions:
+        if function not in found:
+            raise ValueError(f"{name} has no top-level function {function!r}")
+        node = found[function]
+        first = min([node.lineno] + [d.lineno for d in node.decorator_list])
+        parts.append(f"# {PROGRAM_DIR.relative_to(config.REPO_ROOT)}/{name}, lines "
+                     f"{first}-{node.end_lineno}\n" + "\n".join(lines[first - 1:node.end_lineno]))
+    return "\n\n".join(parts)
+
+
 def local_train(opt_ml: Path, training_csv: Path, hyperparameters: dict | None = None):
     """Run `train` as SageMaker would, with opt_ml standing in for /opt/ml."""
     (opt_ml / "input" / "config").mkdir(parents=True, exist_ok=True)
@@ -166,12 +185,15 @@ def local_test(training_csv: Path = DATA_DIR / "iris.csv", rows: int = 8) -> pd.
     sample = data.sample(n=min(rows, len(data)), random_state=0)
     with tempfile.TemporaryDirectory(prefix="local-test-") as tmp:
         opt_ml = Path(tmp)
-        print(f"1. train: {training_csv.name} -> {opt_ml}/model/")
+        # The temporary directory stands in for /opt/ml; what is printed says /opt/ml, as the
+        # container would, and no path of this machine.
+        print(f"1. train: {training_csv.name} -> /opt/ml/model/ (a temporary directory here)")
         result = local_train(opt_ml, training_csv)
         if result.returncode != 0:
             raise RuntimeError(f"train failed (exit {result.returncode}):\n{result.stdout}"
                                f"{result.stderr}")
-        print("   " + "\n   ".join(result.stdout.strip().splitlines()))
+        printed = result.stdout.strip().replace(str(opt_ml), "/opt/ml")
+        print("   " + "\n   ".join(printed.splitlines()))
         with LocalServe(opt_ml) as server:
             print(f"2. serve: GET {server.url}/ping -> 200")
             body = sample.iloc[:, 1:].to_csv(header=False, index=False).encode()

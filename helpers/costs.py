@@ -20,6 +20,20 @@ HOSTING_PRICE_PER_HOUR = {"ml.t2.medium": 0.056, "ml.m5.large": 0.115, "ml.c5.la
 TYPICAL_JOB_MINUTES = 5  # instance start-up and download dominate this container's jobs
 CREATE_TRAINING = "createTrainingJob"
 CREATE_ENDPOINT_CONFIG = "createEndpointConfig"
+CREATE_TUNING = "createHyperParameterTuningJob"
+
+
+def tuning_jobs(parameters: dict) -> int:
+    """How many training jobs a CreateHyperParameterTuningJob request launches at most (a grid
+    without MaxNumberOfTrainingJobs: one per combination of its categorical values)."""
+    tuning_config = parameters.get("HyperParameterTuningJobConfig", {})
+    limit = tuning_config.get("ResourceLimits", {}).get("MaxNumberOfTrainingJobs")
+    if limit:
+        return limit
+    combinations = 1
+    for spec in tuning_config.get("ParameterRanges", {}).get("CategoricalParameterRanges", []):
+        combinations *= len(spec.get("Values", [])) or 1
+    return combinations
 
 
 def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
@@ -37,6 +51,14 @@ def estimate(definition: dict, map_items: int = 1) -> pd.DataFrame:
             minutes = jobs * resources.get("InstanceCount", 1) * TYPICAL_JOB_MINUTES
             hourly = TRAINING_PRICE_PER_HOUR.get(instance)
             rows.append((name, f"{jobs} training job(s)", instance, hourly,
+                         f"{minutes} instance-minutes",
+                         None if hourly is None else hourly * minutes / 60))
+        elif CREATE_TUNING in resource:  # the tuning job bills its training jobs only
+            resources = parameters.get("TrainingJobDefinition", {}).get("ResourceConfig", {})
+            instance, jobs = resources.get("InstanceType", "?"), tuning_jobs(parameters)
+            minutes = jobs * resources.get("InstanceCount", 1) * TYPICAL_JOB_MINUTES
+            hourly = TRAINING_PRICE_PER_HOUR.get(instance)
+            rows.append((name, f"{jobs} training job(s) of a tuning job", instance, hourly,
                          f"{minutes} instance-minutes",
                          None if hourly is None else hourly * minutes / 60))
         elif CREATE_ENDPOINT_CONFIG in resource:

@@ -81,6 +81,45 @@ class SideBySide:
         return f"# {self.titles[0]}\n{self.left}\n# {self.titles[1]}\n{self.right}"
 
 
+class Collapsed:
+    """A long value folded under a one-line summary (HTML `<details>` in a notebook and on the
+    site; the whole text, after the summary, elsewhere). A dict or list is shown as JSON."""
+
+    def __init__(self, value, summary: str):
+        self.text = value if isinstance(value, str) else as_json(value)
+        self.summary = f"{summary} ({len(self.text.splitlines())} lines)"
+
+    def _repr_html_(self):
+        return (f"<details><summary>{html.escape(self.summary)}</summary>"
+                f'<pre style="font-size:85%">{html.escape(self.text)}</pre></details>')
+
+    def __repr__(self):
+        return f"{self.summary}:\n{self.text}"
+
+
 def source(function) -> str:
     """A function's source code, to show how a helper builds something."""
     return inspect.getsource(function)
+
+
+class Collapsible:
+    """A long value folded under a one-line summary: a `<details>` block to open in a notebook
+    (and in the book); in text, the summary then the whole value. Values of at most
+    `fold_above` lines are shown open."""
+
+    def __init__(self, value, summary: str, fold_above: int = 30):
+        self.text = value if isinstance(value, str) else as_json(value)
+        self.summary, self.fold_above = summary, fold_above
+
+    @property
+    def lines(self) -> int:
+        return len(self.text.splitlines())
+
+    def _repr_html_(self):
+        state = " open" if self.lines <= self.fold_above else ""
+        return (f"<details{state}><summary>{html.escape(self.summary)} ({self.lines} lines)"
+                f"</summary><pre style=\"font-size:85%\">{html.escape(self.text)}</pre>"
+                "</details>")
+
+    def __repr__(self):
+        return f"{self.summary} ({self.lines} lines)\n{self.text}"

@@ -115,12 +115,16 @@ def _state_names(history: list[dict]) -> dict[int, str]:
     return names
 
 
+DETAIL_CHARACTERS = 90  # a history row stays one line; failures() shows a cause whole
+
+
 def _detail(event: dict) -> str:
     for key, value in event.items():
         if key.endswith("EventDetails") and isinstance(value, dict):
             if value.get("error"):
-                cause = value.get("cause") or ""
-                return f"{value['error']}: {cause[:160]}" + ("…" if len(cause) > 160 else "")
+                text = f"{value['error']}: {' '.join((value.get('cause') or '').split())}"
+                return text if len(text) <= DETAIL_CHARACTERS else \
+                    text[:DETAIL_CHARACTERS - 1] + "…"
             if value.get("resource"):
                 return f"{value.get('resourceType', '')}:{value['resource']}"
     return ""
@@ -144,6 +148,18 @@ def output(described: dict):
     if described.get("output") is not None:
         return json.loads(described["output"])
     return {"error": described.get("error"), "cause": described.get("cause")}
+
+
+# What a person reads first in a DescribeTrainingJob response (a training task's output).
+TRAINING_JOB_ESSENTIALS = ("TrainingJobName", "TrainingJobStatus", "SecondaryStatus",
+                           "FailureReason", "HyperParameters", "ModelArtifacts",
+                           "FinalMetricDataList", "ResourceConfig", "TrainingTimeInSeconds",
+                           "BillableTimeInSeconds")
+
+
+def training_job_essentials(job: dict) -> dict:
+    """A DescribeTrainingJob response cut to the fields that matter (those it has)."""
+    return {field: job[field] for field in TRAINING_JOB_ESSENTIALS if field in job}
 
 
 def training_logs(aws, job_name: str) -> list[str]:
@@ -235,3 +251,29 @@ def timeline(descriptions: list[dict]) -> pd.DataFrame:
                           "started (s)": round((job["TrainingStartTime"] - first) / 1000, 2),
                           "ended (s)": round((job["TrainingEndTime"] - first) / 1000, 2)}
                          for job in descriptions]).sort_values("started (s)")
+
+
+def _fold_loops(names: list[str], longest: int = 4) -> list[str]:
+    """Consecutive repeats of a run of states, as one line "n × [a → b → c]"."""
+    lines, i = [], 0
+    while i < len(names):
+        for size in range(1, longest + 1):
+            block, repeats = names[i:i + size], 1
+            while names[i + repeats * size:i + (repeats + 1) * size] == block:
+                repeats += 1
+            if repeats > 1 and len(block) == size:
+                lines.append(f"{repeats} × [{' → '.join(block)}]")
+                i += repeats * size
+                break
+        else:
+            lines.append(names[i])
+            i += 1
+    return lines
+
+
+def path(aws, execution_arn: str) -> str:
+    """The states the execution entered, in order, one per line; a loop (a Wait, a check and a
+    Choice, say) is one line saying how many times it went round."""
+    entered = [event["stateEnteredEventDetails"]["name"] for event in events(aws, execution_arn)
+               if "stateEnteredEventDetails" in event]
+    return "\n".join(_fold_loops(entered))

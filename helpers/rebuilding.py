@@ -16,6 +16,9 @@ NOTEBOOK_WORKFLOWS = {"03": ("training",),
                       "05": ("training-parameters",), "06": ("train-multiple",),
                       "07": ("train-and-host",)}
 NOTEBOOKS = ("00", "01", "02", "03", "04", "05", "06", "07")
+# Notebook 12 (JSONata and variables).
+NOTEBOOK_WORKFLOWS["12"] = ("training-retry-notify-jsonata", "training-redrivable-jsonata")
+NOTEBOOKS += ("12",)
 
 
 def rebuild(aws, upto: str = "data") -> str:
@@ -79,7 +82,7 @@ def reset(aws, notebook: str) -> pd.DataFrame:
     for machine in machines:
         _delete_state_machine(sfn, machine["stateMachineArn"])
         done.append(("state machine", machine["name"], "deleted, with its executions"))
-    if notebook == "04":
+    if notebook in ("04", "12"):
         if aws.settings.is_local:
             faults.clear(aws)
         alerts.subscribe_queue(aws)

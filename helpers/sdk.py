@@ -51,6 +51,20 @@ class Intrinsic(Placeholder):
         return self.expression
 
 
+class Retry(steps.Retry):
+    """The SDK's Retry with the two fields Step Functions added in 2023, which stepfunctions 2.3.0
+    does not know: `max_delay_seconds` (MaxDelaySeconds, a cap on the growing wait) and
+    `jitter_strategy` (JitterStrategy: "FULL" waits a random time between 0 and the computed
+    wait, so that many executions rejected at once do not all retry at once; "NONE", the default,
+    waits exactly). https://docs.aws.amazon.com/step-functions/latest/dg/concepts-error-handling.html
+    """
+
+    NEWER_FIELDS = ("max_delay_seconds", "jitter_strategy")
+
+    def is_field_allowed(self, field_name):
+        return field_name in self.NEWER_FIELDS or super().is_field_allowed(field_name)
+
+
 def sagemaker_session(boto_session):
     """A SageMaker SDK session over the given boto3 session (used only to build definitions)."""
     return sagemaker.Session(boto_session=boto_session)

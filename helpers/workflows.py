@@ -62,13 +62,17 @@ def training_step(names: Names, aws=None, state_id: str = "SageMakerModelTrainin
     )
 
 
+# The series' tag on every state machine it creates (clean-up finds them by it).
+WORKFLOW_TAGS = [{"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE}]
+
+
 def workflow(name: str, chain, names: Names, aws=None):
     """An SDK Workflow named sagemaker-byo-<name>, run as the document's Step Functions role."""
     client = aws.client("stepfunctions") if aws else boto3.client(
         "stepfunctions", region_name=names.region)
     return sdk.Workflow(name=config.STATE_MACHINE_PREFIX + name, definition=chain,
                         role=names.workflow_role_arn, comment=DOCUMENT_COMMENT, client=client,
-                        tags=[{"key": config.SERIES_TAG_KEY, "value": config.SERIES_TAG_VALUE}])
+                        tags=WORKFLOW_TAGS)
 
 
 def training(names: Names, aws=None):
@@ -76,10 +80,23 @@ def training(names: Names, aws=None):
     return workflow("training", steps.Chain([training_step(names, aws)]), names, aws)
 
 
-# Document §2: retry a rejected CreateTrainingJob (e.g. throttling) 5 times, 1 s apart growing
-# by 1.1x; anything still failing is caught, announced on SNS, and ends in a Fail state.
+# Document §2: retry a rejected CreateTrainingJob 5 times, 1 s apart growing by 1.1x; anything
+# still failing is caught, announced on SNS, and ends in a Fail state.
 RETRY_SAGEMAKER_EXCEPTION = dict(error_equals=["SageMaker.AmazonSageMakerException"],
                                  interval_seconds=1, max_attempts=5, backoff_rate=1.1)
+# §2 improved. SageMaker.AmazonSageMakerException names every rejected CreateTrainingJob: a
+# throttled one (worth retrying), but also a validation error, a duplicate job name or a role
+# SageMaker cannot assume (not worth it). The name cannot tell them apart, so: few retries, each
+# wait doubling but capped at MaxDelaySeconds, with full jitter (a random wait up to that) so
+# that executions throttled together do not retry together. A permanent error wastes seconds,
+# never a job: a rejected request created none.
+RETRY_REJECTED_REQUEST = dict(error_equals=["SageMaker.AmazonSageMakerException"],
+                              interval_seconds=1, max_attempts=4, backoff_rate=2.0,
+                              max_delay_seconds=4, jitter_strategy="FULL")
+DETAILED_JOB_NAME = (f"States.Format('{TRAINING_JOB_PREFIX}-{{}}-{{}}', $$.Execution.Name, "
+                     "$$.State.RetryCount)")
+DETAILED_MESSAGE = ("States.Format('Training failed in execution {}. Error: {}. Cause: {}', "
+                    "$$.Execution.Name, $.error.Error, $.error.Cause)")
 
 
 def failure_notification(names: Names, message=None, subject="[ERROR] Model Training failed!"):
@@ -103,18 +120,36 @@ def training_retry_notify(names: Names, aws=None):
     return workflow("training-retry-notify", steps.Chain([train]), names, aws)
 
 
+def failure_reason(then):
+    """From the Catch's $.error to an error whose Cause is one line a person can read: for a job
+    that ran and failed (States.TaskFailed) the Cause is its DescribeTrainingJob as a JSON
+    string, so it is parsed (States.StringToJson) and its FailureReason kept; any other error's
+    Cause is already a message. Returns the first state; all paths continue with `then`."""
+    did_the_job_run = steps.Choice("Did the job run?")
+    read = steps.Pass("Read the job's description", result_path="$.error", parameters={
+        "Error.$": "$.error.Error", "Job.$": "States.StringToJson($.error.Cause)"})
+    keep = steps.Pass("Keep its FailureReason", result_path="$.error", parameters={
+        "Error.$": "$.error.Error",
+        "Cause.$": "States.Format('training job {} failed: {}', $.error.Job.TrainingJobName, "
+                   "$.error.Job.FailureReason)"})
+    did_the_job_run.add_choice(
+        steps.ChoiceRule.StringEquals("$.error.Error", "States.TaskFailed"), read)
+    did_the_job_run.default_choice(then)
+    read.next(keep)
+    keep.next(then)
+    return did_the_job_run
+
+
 def training_retry_notify_detailed(names: Names, aws=None):
-    """§2 improved: the catcher keeps the input and adds the error under $.error; the alert says
-    which error and why; the job name carries $$.State.RetryCount, so a retry after the job was
-    already created gets a new name instead of colliding with its own."""
-    train = training_step(names, aws, job_name=(
-        f"States.Format('{TRAINING_JOB_PREFIX}-{{}}-{{}}', $$.Execution.Name, "
-        "$$.State.RetryCount)"))
-    train.add_retry(steps.Retry(**RETRY_SAGEMAKER_EXCEPTION))
-    message = Intrinsic("States.Format('Training failed in execution {}. Error: {}. Cause: {}', "
-                        "$$.Execution.Name, $.error.Error, $.error.Cause)")
+    """§2 improved: the job name carries $$.State.RetryCount (a retry after the job was created
+    gets a new name instead of colliding with its own); rejected requests are retried with a
+    capped, jittered back-off; the catcher keeps the input and adds the error under $.error; the
+    alert names the execution, the error and, for a failed job, its FailureReason."""
+    train = training_step(names, aws, job_name=DETAILED_JOB_NAME)
+    train.add_retry(sdk.Retry(**RETRY_REJECTED_REQUEST))
+    notify = failure_notification(names, Intrinsic(DETAILED_MESSAGE))
     train.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
-                                next_step=failure_notification(names, message)))
+                                next_step=failure_reason(then=notify)))
     return workflow("training-retry-notify-detailed", steps.Chain([train]), names, aws)
 
 
@@ -124,6 +159,10 @@ def training_retry_notify_detailed(names: Names, aws=None):
 EXECUTION_INPUT_SCHEMA = {"ModelPrefix": str, "TrainingImage": str, "TrainingDataUri": str,
                           "OutputPath": str, "TrainingRoleArn": str, "ContentType": str,
                           "Hyperparameters": dict, "AlertTopicArn": str}
+# What the Estimator gets where the SDK refuses a placeholder; TrainingStep(parameters=...)
+# replaces both with the execution input's values, so neither reaches the definition.
+STAND_IN_IMAGE = "set-from-the-execution-input"
+STAND_IN_ROLE = "arn:aws:iam::000000000000:role/set-from-the-execution-input"
 METRIC_DEFINITIONS = [{"Name": "train:accuracy", "Regex": r"train_accuracy: ([0-9.]+)"},
                       {"Name": "validation:accuracy", "Regex": r"validation_accuracy: ([0-9.]+)"}]
 
@@ -138,8 +177,7 @@ def training_step_from_input(names: Names, aws=None, state_id: str = "Train mode
     `"Field.$": "$$.Execution.Input['Field']"`).
     """
     run = sdk.ExecutionInput(schema=EXECUTION_INPUT_SCHEMA)
-    stand_in = estimator(names, aws, image_uri="set-from-the-execution-input",
-                         role="arn:aws:iam::000000000000:role/set-from-the-execution-input",
+    stand_in = estimator(names, aws, image_uri=STAND_IN_IMAGE, role=STAND_IN_ROLE,
                          metric_definitions=METRIC_DEFINITIONS)
     return steps.TrainingStep(
         state_id, estimator=stand_in,
@@ -221,28 +259,55 @@ def _describe_endpoint(state_id: str, **kwargs):
                       parameters={"EndpointName": ENDPOINT_NAME}, **kwargs)
 
 
+# Create or update: the AWS SDK integration names a failed call's error <Service>.<Exception>
+# (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+# SageMaker answers a missing endpoint with ValidationException, which its API model does not
+# declare, so Step Functions reports the SDK's generic SageMaker.SageMakerException, Cause
+# 'Could not find endpoint "<arn>". (Service: SageMaker, Status Code: 400, Request ID: ...)'.
+# AccessDenied and throttling arrive under the same error name: only the Cause tells "not found"
+# apart, so a Choice routes on it and everything else goes to the failure alert.
+ENDPOINT_LOOKUP_ERROR = "SageMaker.SageMakerException"
+ENDPOINT_NOT_FOUND_CAUSE = 'Could not find endpoint "*'
+
+
 def train_and_host(names: Names, aws=None):
-    """§5: train, create a model and an endpoint configuration, create the endpoint or update it
-    if it exists, wait until it is InService, and announce the result on SNS."""
+    """§5: train, create a model and an endpoint configuration, create the endpoint if there is
+    none or update it if there is one, wait until it is InService, and announce the result."""
     by_run = "$$.Execution.Name"
     train = split_training_step(names, aws, "Train model",
                                 f"States.Format('byo-hosted-{{}}', {by_run})",
                                 {"max_leaf_nodes": "8"})
+    model_name = Intrinsic(f"States.Format('{config.MODEL_PREFIX}{{}}', {by_run})")
+    config_name = Intrinsic(f"States.Format('{config.CONFIG_PREFIX}{{}}', {by_run})")
     model = steps.ModelStep("Create model", model=train.get_expected_model(),
-                            model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"),
-                            tags=SAGEMAKER_TAGS)
+                            model_name=model_name, tags=SAGEMAKER_TAGS)
     endpoint_config = steps.EndpointConfigStep(
-        "Create endpoint configuration",
-        endpoint_config_name=Intrinsic(f"States.Format('byo-config-{{}}', {by_run})"),
-        model_name=Intrinsic(f"States.Format('byo-model-{{}}', {by_run})"),
-        initial_instance_count=1, instance_type=names.endpoint_instance_type,
-        tags=SAGEMAKER_TAGS)
-    config_name = Intrinsic(f"States.Format('byo-config-{{}}', {by_run})")
+        "Create endpoint configuration", endpoint_config_name=config_name,
+        model_name=model_name, initial_instance_count=1,
+        instance_type=names.endpoint_instance_type, tags=SAGEMAKER_TAGS)
     create = steps.EndpointStep("Create endpoint", endpoint_name=ENDPOINT_NAME,
                                 endpoint_config_name=config_name, tags=SAGEMAKER_TAGS)
     update = steps.EndpointStep("Update endpoint", endpoint_name=ENDPOINT_NAME,
                                 endpoint_config_name=config_name, update=True)
+    notify = failure_notification(names, Intrinsic(
+        "States.Format('Deployment failed in execution {}. Error: {}. Cause: {}', "
+        "$$.Execution.Name, $.error.Error, $.error.Cause)"))
+    notify.parameters["Subject"] = "[ERROR] Model deployment failed!"
+
+    # Does the endpoint exist? Found: update it. "Could not find endpoint": create it.
+    # Any other failure of the lookup (no permission, throttled...): alert, change nothing.
     find = _describe_endpoint("Find the endpoint", result_path=None)
+    missing = steps.Choice("Endpoint not found?")
+    missing.add_choice(steps.ChoiceRule.StringMatches("$.error.Cause", ENDPOINT_NOT_FOUND_CAUSE),
+                       create)
+    missing.default_choice(notify)
+    find.add_catch(steps.Catch(error_equals=[ENDPOINT_LOOKUP_ERROR], result_path="$.error",
+                               next_step=missing))
+    find.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
+                               next_step=notify))
+    find.next(update)
+
+    # No .sync for endpoints: Wait, DescribeEndpoint, Choice, until InService or Failed.
     wait = steps.Wait("Wait for the endpoint", seconds=ENDPOINT_POLL_SECONDS[
         aws.settings.backend if aws else "aws"])
     status = _describe_endpoint("Check the endpoint", result_path="$.endpoint")
@@ -251,29 +316,18 @@ def train_and_host(names: Names, aws=None):
         "TopicArn": names.topic_arn, "Subject": "[OK] Model deployed",
         "Message": Intrinsic(f"States.Format('Endpoint {ENDPOINT_NAME} is InService with the "
                              f"model of execution {{}}.', {by_run})")})
-    failed_endpoint = steps.Pass("Endpoint failed", result_path="$.error", result={
-        "Error": "EndpointFailed",
-        "Cause": f"DescribeEndpoint says Failed: see its FailureReason for {ENDPOINT_NAME}"})
-    notify = failure_notification(names, Intrinsic(
-        "States.Format('Deployment failed in execution {}. Error: {}. Cause: {}', "
-        "$$.Execution.Name, $.error.Error, $.error.Cause)"))
-    notify.parameters["Subject"] = "[ERROR] Model deployment failed!"
-
+    failed_endpoint = steps.Pass("Endpoint failed", result_path="$.error", parameters={
+        "Error": "EndpointFailed", "Cause": Intrinsic("$.endpoint.FailureReason")})
     is_it_ready.add_choice(steps.ChoiceRule.StringEquals("$.endpoint.EndpointStatus",
                                                          "InService"), succeeded)
     is_it_ready.add_choice(steps.ChoiceRule.StringEquals("$.endpoint.EndpointStatus", "Failed"),
                            failed_endpoint)
     is_it_ready.default_choice(wait)
-    failed_endpoint.next(notify)
-    wait.next(status)
-    status.next(is_it_ready)
-    # No endpoint yet: DescribeEndpoint fails, and that is the way to "Create endpoint". (Any other
-    # reason for it to fail makes CreateEndpoint fail too, which the failure path reports.)
-    find.add_catch(steps.Catch(error_equals=["States.ALL"], next_step=create,
-                               result_path="$.lookup"))
-    find.next(update)
     create.next(wait)
     update.next(wait)
+    wait.next(status)
+    status.next(is_it_ready)
+    failed_endpoint.next(notify)
     for task in (train, model, endpoint_config, create, update, status, succeeded):
         task.add_catch(steps.Catch(error_equals=["States.ALL"], result_path="$.error",
                                    next_step=notify))
@@ -360,3 +414,22 @@ def start(aws, state_machine_arn: str, name: str | None = None,
         input=json.dumps(execution_input or {}))
     return response["executionArn"]
 
+
+
+
+# Notebooks 10 (tuning) and 11 (many models): their reference builders live in
+# helpers.scale_workflows, which builds on this module (so it is imported when first used).
+def _scale_workflow(name: str):
+    def build(names: Names, aws=None):
+        from . import scale_workflows
+        return scale_workflows.BUILDERS[name](names, aws)
+    build.__name__ = name.replace("-", "_")
+    return build
+
+
+BUILDERS.update({name: _scale_workflow(name) for name in ("tuning", "many-models")})
+
+# Notebook 12's JSONata workflows (helpers.jsonata_workflows), which the SDK cannot build.
+from .jsonata_workflows import BUILDERS as _JSONATA_BUILDERS  # noqa: E402
+
+BUILDERS.update(_JSONATA_BUILDERS)

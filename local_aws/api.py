@@ -7,6 +7,8 @@ on to moto unchanged. The Host header is not looked at: botocore's `sync-` host 
 TestState (see helpers.aws.LOCAL_CLIENT_CONFIG) would be served too, if its host resolved.
 `/_tutorial/...` is this server's own admin API (health, fault injection); boto3 never calls it.
 Armed faults (see faults.py) are checked before each SageMaker operation.
+Every request is checked first, before any routing: it must be signed with the server's own key
+pair (auth.py); only an unsigned health check is answered, with nothing but "ok".
 """
 from __future__ import annotations
 
@@ -15,11 +17,13 @@ import json
 import re
 import uuid
 
+from . import auth
 from .faults import FaultInjector
 from .moto_hooks import ApiError, stepfunctions_operations
 from .hosting import LocalHosting
 from .sagemaker import LocalSageMaker, SageMakerError
 from .tags import TagStore
+from .tuning import LocalTuning
 
 _REGION_IN_AUTH = re.compile(r"Credential=[^/]+/\d{8}/([a-z0-9-]+)/")
 _INVOCATION_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -65,8 +69,12 @@ class LocalAwsApp:
     """WSGI app: routes SageMaker and admin requests to us, the rest to moto."""
 
     def __init__(self, moto_app, sagemaker: LocalSageMaker, hosting: LocalHosting,
-                 faults: FaultInjector, admin):
+                 faults: FaultInjector, admin, job_kinds=(),
+                 signature_checker: auth.SignatureChecker | None = None):
+        """`job_kinds`: further SageMaker job kinds (transform, processing...), each serving the
+        operations its `operations()` names."""
         self._moto = moto_app
+        self.signature_checker = signature_checker  # None: serve unsigned requests (benchmark)
         self.sagemaker = sagemaker
         self.hosting = hosting
         self.faults = faults
@@ -84,9 +92,21 @@ class LocalAwsApp:
             "AddTags": self.tags.add_tags, "ListTags": self.tags.list_tags,
             "DeleteTags": self.tags.delete_tags,
         }
+        for kind in job_kinds:
+            self._operations.update(kind.operations())
+        # Hyperparameter tuning (its DescribeTrainingJob adds TuningJobArn to its jobs).
+        self.tuning = LocalTuning(sagemaker, self.tags)
+        self._operations.update(self.tuning.operations())
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if self.signature_checker is not None:
+            try:
+                self.signature_checker.check(environ)
+            except auth.Refused as refused:
+                if path == "/_tutorial/health":  # open, and it reveals nothing
+                    return json_response(start_response, 200, {"status": "ok"})
+                return auth.refusal_response(environ, refused, start_response)
         if path.startswith("/_tutorial/"):
             status, body = self._admin(environ["REQUEST_METHOD"], path, _read_json(environ))
             return json_response(start_response, status, body)

@@ -3,12 +3,15 @@
 The server outlives notebook kernels (notebook 01 registers the image, 03 trains with it), so it
 runs as its own process, detached from whoever started it. `<state dir>/server.json` says where it
 is; a lock file makes concurrent starts (two notebooks, "Run all" twice) reuse one server.
+The state directory is its owner's alone (0700, files 0600) and holds the key pair every request
+to the server is signed with (auth.py); `credentials(state_dir)` reads it.
 """
 from __future__ import annotations
 
 import contextlib
 import fcntl
 import json
+import os
 import shutil
 import signal
 import socket
@@ -21,6 +24,7 @@ from pathlib import Path
 
 import psutil
 
+from . import auth
 
 HOST = "127.0.0.1"  # loopback only: nothing outside this machine can reach the server
 STATE_FILE = "server.json"
@@ -49,9 +53,19 @@ def read_state(state_dir: Path) -> dict | None:
         return None
 
 
-def _health(url: str, timeout: float = 2.0) -> dict | None:
+def credentials(state_dir: Path) -> auth.LocalCredentials:
+    """The key pair requests to the state directory's server are signed with (made if none)."""
+    return auth.ensure_credentials(Path(state_dir).resolve())
+
+
+def _health(url: str, signing: auth.LocalCredentials | None,
+            timeout: float = 2.0) -> dict | None:
+    """The server's signed health answer (unsigned, it says only "ok")."""
+    target = f"{url}/_tutorial/health"
+    headers = auth.signed_headers(signing, "GET", target) if signing else {}
     try:
-        with urllib.request.urlopen(f"{url}/_tutorial/health", timeout=timeout) as response:
+        request = urllib.request.Request(target, headers=headers)
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             return json.loads(response.read())
     except (OSError, ValueError):
         return None
@@ -69,9 +83,11 @@ def status(state_dir: Path) -> ServerInfo | None:
     state = read_state(state_dir)
     if not state or not _alive(state["pid"]):
         return None
-    health = _health(state["url"])
+    signing = auth.load_credentials(state_dir)
+    health = _health(state["url"], signing)
     if not health or health.get("instance") != state["instance"]:
         return None
+    auth.remember(state["url"], signing)  # for this process's admin API clients (faults)
     return ServerInfo(pid=state["pid"], port=state["port"], url=state["url"],
                       log=state.get("log"), started=state["started"],
                       instance=state["instance"])
@@ -79,13 +95,21 @@ def status(state_dir: Path) -> ServerInfo | None:
 
 @contextlib.contextmanager
 def _lock(state_dir: Path):
-    state_dir.mkdir(parents=True, exist_ok=True)
-    with open(state_dir / "lock", "w") as lock_file:
+    auth.secure_state_dir(state_dir)
+    with _owner_only_open(state_dir / "lock", os.O_WRONLY) as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)
         try:
             yield
         finally:
             fcntl.flock(lock_file, fcntl.LOCK_UN)
+
+
+def _owner_only_open(path: Path, flags: int):
+    """Open (creating it 0600 if needed) a file in the state directory, for writing."""
+    mode = "ab" if flags & os.O_APPEND else "w"
+    file = os.fdopen(os.open(path, flags | os.O_CREAT, 0o600), mode)
+    auth.owner_only_file(path)  # made by an older version with looser modes
+    return file
 
 
 def _check_port_free(port: int):
@@ -132,10 +156,12 @@ def start(state_dir: Path, port: int = 0) -> tuple[ServerInfo, bool]:
             return running, False
         _clear_stale(state_dir)
         end_orphans(state_dir)
+        auth.ensure_credentials(state_dir)
+        auth.owner_only_file(state_dir / STATE_FILE)
         if port:
             _check_port_free(port)
         log_path = state_dir / "server.log"
-        with open(log_path, "ab") as log:
+        with _owner_only_open(log_path, os.O_WRONLY | os.O_APPEND) as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "local_aws.server", "--port", str(port),
                  "--state-dir", str(state_dir), "--log-file", str(log_path)],

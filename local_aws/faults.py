@@ -32,10 +32,12 @@ KNOWN_ERRORS = {
                                    "exceeded (injected by the local AWS)."),
     "InternalFailure": (500, "An internal error occurred (injected by the local AWS)."),
     "ServiceUnavailable": (503, "Service is unavailable (injected by the local AWS)."),
+    "AccessDeniedException": (400, "User is not authorized to perform this action (injected by "
+                                   "the local AWS)."),
 }
 # The request field that names the resource, per operation (for `name_contains`).
 NAME_FIELDS = {"CreateTrainingJob": "TrainingJobName", "DescribeTrainingJob": "TrainingJobName",
-               "StopTrainingJob": "TrainingJobName"}
+               "StopTrainingJob": "TrainingJobName", "DescribeEndpoint": "EndpointName"}
 
 
 class FaultError(ValueError):
@@ -133,10 +135,14 @@ class FaultInjector:
 # ---- client side --------------------------------------------------------------------------
 
 def _call(url: str, method: str, path: str = "", body: dict | None = None) -> dict:
+    # The admin API is signed like every request (auth.py), with the server's key pair.
+    from .auth import credentials_for, signed_headers
+    target = f"{url}/_tutorial/faults{path}"
+    data = json.dumps(body).encode() if body is not None else b""
     request = urllib.request.Request(
-        f"{url}/_tutorial/faults{path}", method=method,
-        data=json.dumps(body).encode() if body is not None else None,
-        headers={"Content-Type": "application/json"})
+        target, method=method, data=data or None,
+        headers=signed_headers(credentials_for(url), method, target, data,
+                               {"Content-Type": "application/json"}))
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return json.loads(response.read())

@@ -14,6 +14,7 @@ As on AWS, where a learner can observe it:
 from __future__ import annotations
 
 import datetime as dt
+import http.client
 import os
 import shutil
 import socket
@@ -60,7 +61,10 @@ class Variant:
     """One running copy of a model: the `serve` program, its model files and its log."""
 
     def __init__(self, endpoint: str, variant_name: str, program_dir: Path, model_archive: Path,
-                 environment: dict, work_root: Path, logs, model_data_url: str = ""):
+                 environment: dict, work_root: Path, logs, log_group: str | None = None,
+                 model_data_url: str = ""):
+        """`endpoint` names the endpoint (or the batch transform job) the copy serves; its log
+        goes to `log_group` (default: the endpoint's, /aws/sagemaker/Endpoints/<endpoint>)."""
         self.workdir = Path(tempfile.mkdtemp(prefix=f"{endpoint}-", dir=work_root))
         model_dir = self.workdir / "model"
         model_dir.mkdir()
@@ -74,7 +78,10 @@ class Variant:
         self.url = f"http://127.0.0.1:{self.port}"
         self.in_flight = 0
         self._lock = threading.Condition()
-        self.log = CloudWatchLog(logs, f"/aws/sagemaker/Endpoints/{endpoint}",
+        # One HTTP connection to `serve` per thread of the local AWS (its server answers each
+        # client connection on a thread of its own), kept alive when `serve` keeps it open.
+        self._connections = threading.local()
+        self.log = CloudWatchLog(logs, log_group or f"/aws/sagemaker/Endpoints/{endpoint}",
                                  f"{variant_name}/i-{self.port}")
         self.program = Program(program_dir, "serve", self.workdir, {
             **environment, "SAGEMAKER_BIND_TO_PORT": str(self.port),
@@ -105,17 +112,34 @@ class Variant:
             headers = {"Content-Type": content_type}
             if accept:
                 headers["Accept"] = accept
-            request = urllib.request.Request(f"{self.url}/invocations", data=body,
-                                             method="POST", headers=headers)
-            try:
-                with urllib.request.urlopen(request, timeout=INVOCATION_TIMEOUT_SECONDS) as reply:
-                    return reply.status, reply.read(), reply.headers.get("Content-Type", "")
-            except urllib.error.HTTPError as error:
-                return error.code, error.read(), error.headers.get("Content-Type", "")
+            return self._post("/invocations", body, headers)
         finally:
             with self._lock:
                 self.in_flight -= 1
                 self._lock.notify_all()
+
+    def _post(self, path: str, body: bytes, headers: dict) -> tuple[int, bytes, str]:
+        """POST on this thread's connection: (status, body, content type). If a connection kept
+        open from an earlier request turns out closed by `serve` meanwhile (it answers nothing),
+        the request goes once more on a new one; any other failure is the caller's."""
+        connection = getattr(self._connections, "current", None)
+        reused = connection is not None and connection.sock is not None
+        if connection is None:
+            connection = self._connections.current = http.client.HTTPConnection(
+                "127.0.0.1", self.port, timeout=INVOCATION_TIMEOUT_SECONDS)
+        try:
+            connection.request("POST", path, body=body, headers=headers)
+            reply = connection.getresponse()
+        except (http.client.RemoteDisconnected, BrokenPipeError, ConnectionResetError):
+            connection.close()
+            if not reused:
+                raise
+            connection.request("POST", path, body=body, headers=headers)
+            reply = connection.getresponse()
+        except Exception:
+            connection.close()
+            raise
+        return reply.status, reply.read(), reply.getheader("Content-Type", "")
 
     def stop(self, drain_seconds: float = 30):
         """Stop after the requests in flight are answered (SIGTERM: gunicorn finishes them)."""
@@ -270,6 +294,9 @@ class LocalHosting:
         return {"EndpointArn": endpoint.arn}
 
     def describe_endpoint(self, request: dict, region: str) -> dict:
+        # As SageMaker: a malformed name is refused before any lookup, so "Could not find
+        # endpoint" always means a well-formed name that does not exist (§5 routes on it).
+        check_name(request.get("EndpointName"), "endpointName")
         return self._endpoint(request.get("EndpointName"), region).describe()
 
     def delete_endpoint(self, request: dict, region: str) -> dict:
@@ -344,26 +371,41 @@ class LocalHosting:
     def _endpoint(self, name, region: str) -> Endpoint:
         endpoint = self._endpoints.get((region, name))
         if endpoint is None:
-            raise validation_error(f'Could not find endpoint "{name}".')
+            # SageMaker's own words, ARN included (its API reference documents no error for
+            # DescribeEndpoint; this is what the service answers).
+            raise validation_error(
+                f'Could not find endpoint "{self._arn(region, "endpoint", str(name))}".')
         return endpoint
+
+    def model(self, name: str, region: str) -> dict | None:
+        """A model's description, or None: for the jobs that use models (batch transform)."""
+        return self._models.get((region, name))
+
+    def start_model(self, model: dict, region: str, serving: str, variant_name: str,
+                    environment: dict | None = None, log_group: str | None = None) -> Variant:
+        """Start a model's `serve` program, as an endpoint (or a batch transform job, `serving`
+        names which) runs it: the model archive from S3 unpacked into its /opt/ml/model, the
+        container's environment with `environment` on top. Returns once it has started; the
+        caller waits for /ping (`Variant.wait_healthy`) and stops it."""
+        container = model["PrimaryContainer"]
+        program_dir = resolve_program_dir(self._clients("ecr", region), container["Image"])
+        bucket, key = parse_uri(container["ModelDataUrl"])
+        with tempfile.TemporaryDirectory(dir=self._work_root) as download:
+            archive = Path(download) / "model.tar.gz"
+            self._clients("s3", region).download_file(bucket, key, str(archive))
+            return Variant(serving, variant_name, program_dir, archive,
+                           {**(container.get("Environment") or {}), **(environment or {})},
+                           self._work_root, self._clients("logs", region), log_group,
+                           container["ModelDataUrl"])
 
     def _start_variant(self, endpoint: Endpoint, config: dict) -> tuple[Variant, str]:
         variant_spec = config["ProductionVariants"][0]
         model = self._models.get((endpoint.region, variant_spec["ModelName"]))
         if model is None:
             raise RuntimeError(f"model {variant_spec['ModelName']} no longer exists")
-        container = model["PrimaryContainer"]
-        program_dir = resolve_program_dir(self._clients("ecr", endpoint.region),
-                                          container["Image"])
-        bucket, key = parse_uri(container["ModelDataUrl"])
-        with tempfile.TemporaryDirectory(dir=self._work_root) as download:
-            archive = Path(download) / "model.tar.gz"
-            self._clients("s3", endpoint.region).download_file(bucket, key, str(archive))
-            variant = Variant(endpoint.name, variant_spec.get("VariantName", "AllTraffic"),
-                              program_dir, archive, container.get("Environment") or {},
-                              self._work_root, self._clients("logs", endpoint.region),
-                              container["ModelDataUrl"])
-        return variant, container["Image"]
+        variant = self.start_model(model, endpoint.region, endpoint.name,
+                                   variant_spec.get("VariantName", "AllTraffic"))
+        return variant, model["PrimaryContainer"]["Image"]
 
     def _deploy(self, endpoint: Endpoint, config: dict, update: bool):
         variant = reason = None

@@ -29,6 +29,10 @@ class TaskIntegration:
         `sync`)."""
         raise NotImplementedError
 
+    def offered(self) -> list[str]:
+        """The Task resources (`arn:aws:states:::<service>:<action>[.sync]`) offered."""
+        return []
+
     def call(self, region: str, action: str, parameters: dict) -> dict:
         """Make the request; its response is the state's result (without `.sync`)."""
         raise NotImplementedError

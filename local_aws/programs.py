@@ -9,6 +9,10 @@ job kind (training, processing, transform) and every endpoint starts its program
   and stderr together) readable line by line;
 - `terminate()` sends SIGTERM to the group, as SageMaker does, and SIGKILL after a grace time;
   `kill()` ends it at once.
+
+A Python program of this interpreter starts warm (forked from an interpreter that has already
+imported the image's libraries; see warm.py), anything else as a new process. When a Python
+program cannot start warm, it starts as a new process and the first line of its output says why.
 """
 from __future__ import annotations
 
@@ -16,10 +20,13 @@ import os
 import signal
 import subprocess
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
+from . import warm
 from .images import program_environment
+
+FALLBACK_NOTE = "[local AWS] {program} started as a new process (not warm): {reason}"
 
 
 class Program:
@@ -31,13 +38,33 @@ class Program:
         command = [command] if isinstance(command, str) else list(command)
         program = command[0] if os.path.isabs(command[0]) else str(Path(program_dir) / command[0])
         env = program_environment(program_dir, opt_ml or workdir, environment)
-        self.process = subprocess.Popen([program, *command[1:]], cwd=workdir, env=env,
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, start_new_session=True)
+        self.opt_ml = Path(opt_ml or workdir)  # the folder that stands in for /opt/ml
+        self.notes: list[str] = []  # why a Python program did not start warm
+        self.process = None
+        if warm.runs_on_this_python(Path(program), env["PATH"]):
+            try:
+                if not warm.warm_enabled():
+                    raise warm.WarmUnavailable(f"{warm.WARM_SETTING} is off")
+                self.process = warm.ZYGOTES.start(program_dir, [program, *command[1:]],
+                                                  workdir, env)
+            except warm.WarmUnavailable as reason:
+                self.notes.append(FALLBACK_NOTE.format(program=Path(program).name,
+                                                       reason=reason))
+        if self.process is None:
+            self.process = subprocess.Popen([program, *command[1:]], cwd=workdir, env=env,
+                                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                            stdin=subprocess.DEVNULL, start_new_session=True)
         self.pid = self.process.pid
 
+    @property
+    def warm(self) -> bool:
+        """Whether the program was forked from its image's warm interpreter."""
+        return isinstance(self.process, warm.WarmChild)
+
     def lines(self) -> Iterator[str]:
-        """The program's output, a line at a time, until it closes its output."""
+        """The program's output, a line at a time, until it closes its output (preceded by the
+        reason it did not start warm, if it is a Python program that did not)."""
+        yield from self.notes
         for raw in self.process.stdout:
             yield raw.decode("utf-8", errors="replace").rstrip("\n")
 

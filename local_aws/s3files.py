@@ -77,12 +77,11 @@ def client_error(what: str, error: UnsafePath) -> str:
     return f"ClientError: {what}: {str(error).rstrip('.')}."
 
 
-def download_prefix(s3, uri: str, target: Path) -> int:
-    """Download every object under `uri` into `target` with SageMaker's S3Prefix semantics: an
+def planned_downloads(s3, uri: str, target: Path) -> list[tuple[str, Path]]:
+    """(key, path) for every object under `uri`, with SageMaker's S3Prefix semantics: an
     object's path below the prefix's last '/' is kept (with the prefix data/train/, the object
     data/train/x.csv lands at <target>/x.csv; with the prefix data/tr, at <target>/train/x.csv).
-    Returns how many objects were downloaded. Raises UnsafePath before writing anything if a key
-    would leave `target`."""
+    Raises UnsafePath, before anything is written, if a key would leave `target`."""
     bucket, prefix = parse_uri(uri)
     folder = prefix.rsplit("/", 1)[0] + "/" if "/" in prefix else ""
     planned = []
@@ -93,10 +92,34 @@ def download_prefix(s3, uri: str, target: Path) -> int:
             relative = item["Key"][len(folder):]
             planned.append((item["Key"], contained_path(target, relative,
                                                         f"The object key '{item['Key']}'")))
+    return planned
+
+
+def download_prefix(s3, uri: str, target: Path) -> int:
+    """Download every object under `uri` into `target` (see `planned_downloads`). Returns how
+    many objects were downloaded."""
+    bucket, _ = parse_uri(uri)
+    planned = planned_downloads(s3, uri, target)
     for key, destination in planned:
         destination.parent.mkdir(parents=True, exist_ok=True)
         s3.download_file(bucket, key, str(destination))
     return len(planned)
+
+
+def upload_folder(s3, source: Path, uri: str) -> list[str]:
+    """Upload every file under `source` to `uri`/<its path below source> (what SageMaker does with
+    a processing job's outputs). Returns the URIs written."""
+    bucket, prefix = parse_uri(uri)
+    prefix = prefix.rstrip("/")
+    written = []
+    root = Path(source).resolve()
+    for path in sorted(p for p in Path(source).rglob("*") if p.is_file()):
+        if not path.resolve().is_relative_to(root):  # a link to a file outside the folder
+            raise UnsafePath(f"'{path.relative_to(source)}' links to a file outside its folder")
+        key = "/".join(filter(None, [prefix, path.relative_to(source).as_posix()]))
+        s3.upload_file(str(path), bucket, key)
+        written.append(f"s3://{bucket}/{key}")
+    return written
 
 
 def upload_archive(s3, source: Path, uri: str, work_dir: Path) -> str:

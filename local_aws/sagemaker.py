@@ -1,7 +1,8 @@
 """SageMaker training jobs, run as local processes under SageMaker's container contract.
 
-This is the one place where the training-job life cycle lives: boto3 calls from a notebook
-(through the HTTP API in `api.py`) and Task states in a workflow (through
+The life cycle every job kind shares (states, stop, limits, logs) is jobs.JobKind's; this module
+is what is particular to training. It is the one place training jobs live: boto3 calls from a
+notebook (through the HTTP API in `api.py`) and Task states in a workflow (through
 `stepfunctions_sagemaker.py`, which calls that same API) see the same jobs.
 
 A job follows AWS's documented behaviour where a learner can observe it:
@@ -25,14 +26,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import shutil
-import tempfile
-import threading
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .images import ImageNotFound, resolve_program_dir
+from .jobs import (  # noqa: F401 - re-exported: hosting, api and others import them from here
+    FAILURE_REASON_LIMIT,
+    NAME_PATTERN,
+    TERMINAL_STATUSES,
+    CloudWatchLog,
+    Job,
+    JobKind,
+    JobSlots,
+    SageMakerError,
+    check_name,
+    now,
+    validation_error,
+)
 from .programs import Program
 from .s3files import (
     UnsafePath,
@@ -44,67 +54,23 @@ from .s3files import (
     upload_archive,
 )
 
-# SageMaker's name rule for jobs, models, endpoint configurations and endpoints.
-NAME_PATTERN = re.compile(r"^[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}$")
 TRAINING_LOG_GROUP = "/aws/sagemaker/TrainingJobs"
-FAILURE_REASON_LIMIT = 1024
-TERMINAL_STATUSES = ("Completed", "Failed", "Stopped")
 REQUIRED_FIELDS = ("TrainingJobName", "AlgorithmSpecification", "RoleArn", "OutputDataConfig",
                    "ResourceConfig", "StoppingCondition")
 
 
-class SageMakerError(Exception):
-    """An error the SageMaker API returns: AWS's error code, message and HTTP status."""
-
-    def __init__(self, code: str, message: str, status: int = 400):
-        super().__init__(message)
-        self.code, self.message, self.status = code, message, status
-
-
-def validation_error(message: str) -> SageMakerError:
-    return SageMakerError("ValidationException", message)
-
-
-def check_name(name, field_name: str):
-    """Raise AWS's ValidationException for a name longer than 63 characters or off the pattern."""
-    problem = None
-    if not isinstance(name, str) or len(name) > 63:
-        problem = "Member must have length less than or equal to 63"
-    elif not NAME_PATTERN.match(name):
-        problem = ("Member must satisfy regular expression pattern: "
-                   + NAME_PATTERN.pattern.strip("^$"))
-    if problem:
-        raise validation_error(f"1 validation error detected: Value '{name}' at '{field_name}' "
-                               f"failed to satisfy constraint: {problem}")
-
-
-def now() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
-
-
 @dataclass
-class TrainingJob:
-    request: dict
-    arn: str
-    region: str
-    status: str = "InProgress"
-    secondary_status: str = "Starting"
-    creation_time: dt.datetime = field(default_factory=now)
-    last_modified_time: dt.datetime = field(default_factory=now)
-    training_start_time: dt.datetime | None = None
-    training_end_time: dt.datetime | None = None
-    failure_reason: str | None = None
+class TrainingJob(Job):
     model_artifacts: str | None = None
-    transitions: list = field(default_factory=list)
     metrics: dict = field(default_factory=dict)
-    log_stream: str | None = None
-    stop_reason: str | None = None  # "user" or "max-runtime" once a stop was asked for
-    program: Program | None = None
-    done: threading.Event = field(default_factory=threading.Event)
 
     @property
-    def name(self) -> str:
-        return self.request["TrainingJobName"]
+    def training_start_time(self) -> dt.datetime | None:
+        return self.start_time
+
+    @property
+    def training_end_time(self) -> dt.datetime | None:
+        return self.end_time
 
     def describe(self) -> dict:
         """The DescribeTrainingJob response, shaped as AWS returns it."""
@@ -132,11 +98,11 @@ class TrainingJob:
         }
         if self.failure_reason:
             out["FailureReason"] = self.failure_reason
-        if self.training_start_time:
-            out["TrainingStartTime"] = self.training_start_time
-        if self.training_end_time:
-            out["TrainingEndTime"] = self.training_end_time
-            seconds = int((self.training_end_time - self.training_start_time).total_seconds())
+        if self.start_time:
+            out["TrainingStartTime"] = self.start_time
+        if self.end_time:
+            out["TrainingEndTime"] = self.end_time
+            seconds = int((self.end_time - self.start_time).total_seconds())
             out["TrainingTimeInSeconds"] = out["BillableTimeInSeconds"] = max(seconds, 1)
         if self.metrics:
             out["FinalMetricDataList"] = [
@@ -150,113 +116,60 @@ class TrainingJob:
         summary = {"TrainingJobName": self.name, "TrainingJobArn": self.arn,
                    "CreationTime": self.creation_time, "LastModifiedTime": self.last_modified_time,
                    "TrainingJobStatus": self.status, "SecondaryStatus": self.secondary_status}
-        if self.training_end_time:
-            summary["TrainingEndTime"] = self.training_end_time
+        if self.end_time:
+            summary["TrainingEndTime"] = self.end_time
         return summary
 
 
-class LocalSageMaker:
-    """Training jobs of one local AWS, keyed by (region, name) like AWS's per-region namespace."""
+class LocalSageMaker(JobKind):
+    """Training jobs of one local AWS (the life cycle shared with the other kinds is JobKind's).
+    `slots` is the local limit shared with the other job kinds (default: a limit of its own of
+    `max_parallel_jobs`)."""
+
+    kind = "training job"
+    name_field = "TrainingJobName"
+    arn_resource = "training-job"
+    log_group = TRAINING_LOG_GROUP
+    required_fields = REQUIRED_FIELDS
+    job_class = TrainingJob
 
     def __init__(self, clients, account_id: str, work_root: Path, max_parallel_jobs: int,
-                 stop_grace_seconds: float = 10.0):
-        self._clients = clients  # clients(service, region) -> boto3 client of this local AWS
-        self.account_id = account_id
-        self._work_root = Path(work_root)
-        self._jobs: dict[tuple[str, str], TrainingJob] = {}
-        self._lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(max_parallel_jobs)
-        self.max_parallel_jobs = max_parallel_jobs
-        self._stop_grace = stop_grace_seconds
+                 stop_grace_seconds: float = 10.0, slots: JobSlots | None = None):
+        super().__init__(clients, account_id, work_root, slots or JobSlots(max_parallel_jobs),
+                         stop_grace_seconds)
 
-    # ---- API operations --------------------------------------------------------------------
+    @property
+    def max_parallel_jobs(self) -> int:
+        return self.slots.limit
+
+    # ---- API operations (their names and signatures are what other modules call) ------------
 
     def create_training_job(self, request: dict, region: str) -> dict:
-        self._validate_create(request, region)
-        name = request["TrainingJobName"]
-        arn = f"arn:aws:sagemaker:{region}:{self.account_id}:training-job/{name.lower()}"
-        with self._lock:
-            existing = self._jobs.get((region, name))
-            if existing:  # AWS answers a ValidationException here, not ResourceInUse
-                raise validation_error(
-                    "Training job names must be unique within an AWS account and region, and a "
-                    f"training job with this name already exists ({existing.arn})")
-            job = TrainingJob(request=request, arn=arn, region=region)
-            self._transition(job, "Starting", "Preparing the instances for training")
-            self._jobs[(region, name)] = job
-        threading.Thread(target=self._run, args=(job,), name=f"training-{name}",
-                         daemon=True).start()
-        return {"TrainingJobArn": arn}
+        return {"TrainingJobArn": self.create(request, region).arn}
 
     def describe_training_job(self, name: str, region: str) -> dict:
-        return self._job(name, region).describe()
+        return self.get(name, region).describe()
 
     def list_training_jobs(self, request: dict, region: str) -> dict:
-        jobs = [job for (job_region, _), job in list(self._jobs.items()) if job_region == region]
-        contains = request.get("NameContains")
-        status = request.get("StatusEquals")
-        jobs = [job for job in jobs
-                if (not contains or contains.lower() in job.name.lower())
-                and (not status or job.status == status)]
-        reverse = request.get("SortOrder", "Ascending") == "Descending"
-        sort_key = request.get("SortBy", "CreationTime")
-        key = {"Name": lambda j: j.name, "Status": lambda j: j.status}.get(
-            sort_key, lambda j: j.creation_time)
-        jobs.sort(key=key, reverse=reverse)
-        start = int(request.get("NextToken") or 0)
-        limit = int(request.get("MaxResults") or 100)
-        page = jobs[start:start + limit]
-        out = {"TrainingJobSummaries": [job.summary() for job in page]}
-        if start + limit < len(jobs):
-            out["NextToken"] = str(start + limit)
-        return out
+        return self.listed(request, region, "TrainingJobSummaries")
 
     def stop_training_job(self, name: str, region: str) -> dict:
-        job = self._job(name, region)
-        with self._lock:
-            if job.status != "InProgress":
-                raise validation_error(
-                    f"The request was rejected because the training job is in status {job.status}.")
-            job.stop_reason = "user"
-            job.status = "Stopping"
-            self._transition(job, "Stopping", "Stopping the training job")
-        if job.program:
-            job.program.terminate(self._stop_grace)
+        self.stop(name, region)
         return {}
 
-    def wait(self, name: str, region: str, timeout: float | None = None) -> bool:
-        """Block until the job ends (True) or the timeout passes (False)."""
-        return self._job(name, region).done.wait(timeout)
+    def describe(self, job: TrainingJob) -> dict:
+        return job.describe()
 
-    def shutdown(self):
-        """Stop every running program: the server is going away."""
-        for job in list(self._jobs.values()):
-            if not job.done.is_set():
-                job.stop_reason = job.stop_reason or "user"
-                if job.program:
-                    job.program.kill()
-
-    def running_programs(self) -> int:
-        return sum(1 for job in list(self._jobs.values())
-                   if job.program and job.program.running())
+    def summary(self, job: TrainingJob) -> dict:
+        return job.summary()
 
     # ---- validation ------------------------------------------------------------------------
 
-    def _job(self, name: str, region: str) -> TrainingJob:
-        job = self._jobs.get((region, name))
-        if job is None:
-            raise validation_error(f"Requested resource not found: training job '{name}' does "
-                                   "not exist.")
-        return job
+    def _duplicate_message(self, existing: Job) -> str:
+        return ("Training job names must be unique within an AWS account and region, and a "
+                f"training job with this name already exists ({existing.arn})")
 
-    def _validate_create(self, request: dict, region: str):
-        missing = [f for f in REQUIRED_FIELDS if not request.get(f)]
-        if missing:
-            raise validation_error(f"{len(missing)} validation error(s) detected: "
-                                   + "; ".join(f"Value null at '{_camel(f)}' failed to satisfy "
-                                               "constraint: Member must not be null"
-                                               for f in missing))
-        check_name(request["TrainingJobName"], "trainingJobName")
+    def _validate(self, request: dict, region: str):
         hyperparameters = request.get("HyperParameters") or {}
         bad = [k for k, v in hyperparameters.items() if not isinstance(v, str)]
         if bad:
@@ -282,72 +195,12 @@ class LocalSageMaker:
         except ImageNotFound as error:
             raise validation_error(str(error)) from None
 
-    def _validate_role(self, role_arn: str, region: str):
-        cannot_assume = validation_error(
-            f"Could not assume role {role_arn}. Please ensure that the role exists and allows "
-            "principal 'sagemaker.amazonaws.com' to assume the role.")
-        match = re.match(r"^arn:aws[a-z-]*:iam::\d{12}:role/(?:.*/)?([\w+=,.@-]+)$", role_arn)
-        if not match:
-            raise cannot_assume
-        try:
-            role = self._clients("iam", region).get_role(RoleName=match.group(1))["Role"]
-        except Exception:  # noqa: BLE001 - any lookup failure means the role cannot be assumed
-            raise cannot_assume from None
-        trust = role.get("AssumeRolePolicyDocument") or {}
-        if isinstance(trust, str):
-            trust = json.loads(trust)
-        if "sagemaker.amazonaws.com" not in json.dumps(trust):
-            raise cannot_assume
+    # ---- the job's work --------------------------------------------------------------------
 
-    # ---- the job's life cycle --------------------------------------------------------------
-
-    def _transition(self, job: TrainingJob, secondary: str, message: str):
-        stamp = now()
-        if job.transitions and "EndTime" not in job.transitions[-1]:
-            job.transitions[-1]["EndTime"] = stamp
-        job.transitions.append({"Status": secondary, "StartTime": stamp, "StatusMessage": message})
-        job.secondary_status = secondary
-        job.last_modified_time = stamp
-
-    def _finish(self, job: TrainingJob, status: str, secondary: str, message: str,
-                failure_reason: str | None = None):
-        with self._lock:
-            self._transition(job, secondary, message)
-            job.transitions[-1]["EndTime"] = job.last_modified_time
-            job.status = status
-            job.failure_reason = failure_reason[:FAILURE_REASON_LIMIT] if failure_reason else None
-            if job.training_start_time is None:
-                job.training_start_time = job.last_modified_time
-            job.training_end_time = job.last_modified_time
-        job.done.set()
-
-    def _run(self, job: TrainingJob):
-        workdir = None
-        try:
-            if not self._slots.acquire(blocking=False):
-                with self._lock:
-                    self._transition(job, "Starting", "Waiting for a free local training slot "
-                                     f"({self.max_parallel_jobs} jobs run at once)")
-                self._slots.acquire()
-            try:
-                if job.stop_reason:
-                    return self._finish(job, "Stopped", "Stopped", "Training job stopped")
-                workdir = Path(tempfile.mkdtemp(prefix=f"{job.name}-", dir=self._work_root))
-                self._train(job, workdir)
-            finally:
-                self._slots.release()
-        except Exception as error:  # noqa: BLE001 - any local fault must end the job, not hang it
-            self._finish(job, "Failed", "Failed", "Training job failed",
-                         f"InternalServerError: the local backend failed: {error}")
-        finally:
-            if workdir is not None:
-                shutil.rmtree(workdir, ignore_errors=True)
-
-    def _train(self, job: TrainingJob, opt_ml: Path):
+    def _execute(self, job: TrainingJob, opt_ml: Path):
         request, region = job.request, job.region
-        with self._lock:
-            job.training_start_time = now()
-            self._transition(job, "Downloading", "Downloading input data")
+        self._started(job)
+        self._progress(job, "Downloading", "Downloading input data")
         for folder in ("input/config", "input/data", "model", "output/data", "code"):
             (opt_ml / folder).mkdir(parents=True, exist_ok=True)
         error = self._download_channels(request, opt_ml, region)
@@ -356,26 +209,26 @@ class LocalSageMaker:
         self._write_config(request, opt_ml)
         program_dir = resolve_program_dir(self._clients("ecr", region),
                                           request["AlgorithmSpecification"]["TrainingImage"])
-        with self._lock:
-            self._transition(job, "Training", "Training image download completed. Training in "
-                             "progress.")
-        exit_code, tail = self._run_program(job, program_dir, opt_ml)
-        if job.stop_reason == "max-runtime":
-            return self._finish(job, "Stopped", "MaxRuntimeExceeded",
-                                "Training job stopped: MaxRuntimeInSeconds "
-                                f"({request['StoppingCondition'].get('MaxRuntimeInSeconds')} s) "
-                                "exceeded")
-        if job.stop_reason == "user":
-            return self._finish(job, "Stopped", "Stopped", "Training job stopped")
+        self._progress(job, "Training", "Training image download completed. Training in "
+                       "progress.")
+        max_runtime = request["StoppingCondition"].get("MaxRuntimeInSeconds")
+        log = self._log(job)
+        metrics = MetricParser(request["AlgorithmSpecification"].get("MetricDefinitions") or [],
+                               job)
+        program = Program(program_dir, "train", opt_ml, {
+            **(request.get("Environment") or {}),
+            "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn})
+        exit_code = self._run_program(job, program, log, max_runtime, metrics.parse)
+        if job.stop_reason:
+            return self._finish_stopped(job, max_runtime)
         if exit_code != 0:
             failure_file = opt_ml / "output" / "failure"
             if failure_file.exists():
                 reason = failure_file.read_text(errors="replace")[:FAILURE_REASON_LIMIT]
             else:
-                reason = f"AlgorithmError: {tail}, exit code: {exit_code}"
+                reason = f"AlgorithmError: {log.tail()}, exit code: {exit_code}"
             return self._finish(job, "Failed", "Failed", "Training job failed", reason)
-        with self._lock:
-            self._transition(job, "Uploading", "Uploading generated training model")
+        self._progress(job, "Uploading", "Uploading generated training model")
         job.model_artifacts = self._upload_outputs(job, opt_ml)
         self._finish(job, "Completed", "Completed", "Training job completed")
 
@@ -423,40 +276,6 @@ class LocalSageMaker:
         (config / "resourceconfig.json").write_text(json.dumps(
             {"current_host": "algo-1", "hosts": ["algo-1"], "network_interface_name": "eth0"}))
 
-    def _run_program(self, job: TrainingJob, program_dir: Path, opt_ml: Path):
-        """Run `train`, stream its output to CloudWatch Logs, enforce MaxRuntimeInSeconds."""
-        log = CloudWatchLog(self._clients("logs", job.region), TRAINING_LOG_GROUP,
-                            f"{job.name}/algo-1-{int(time.time())}")
-        metrics = MetricParser(
-            job.request["AlgorithmSpecification"].get("MetricDefinitions") or [], job)
-        job.log_stream = log.stream
-        job.program = Program(program_dir, "train", opt_ml, {
-            **(job.request.get("Environment") or {}),
-            "TRAINING_JOB_NAME": job.name, "TRAINING_JOB_ARN": job.arn})
-        if job.stop_reason:  # stopped while the process was starting
-            job.program.terminate(self._stop_grace)
-        max_runtime = job.request["StoppingCondition"].get("MaxRuntimeInSeconds")
-        timer = None
-        if max_runtime:
-            timer = threading.Timer(float(max_runtime), self._max_runtime_exceeded, args=(job,))
-            timer.daemon = True
-            timer.start()
-        try:
-            for line in job.program.lines():
-                log.add(line)
-                metrics.parse(line)
-            exit_code = job.program.wait()
-        finally:
-            if timer:
-                timer.cancel()
-            log.flush()
-        return exit_code, log.tail()
-
-    def _max_runtime_exceeded(self, job: TrainingJob):
-        if job.program and job.program.running() and not job.stop_reason:
-            job.stop_reason = "max-runtime"
-            job.program.terminate(self._stop_grace)
-
     def _upload_outputs(self, job: TrainingJob, opt_ml: Path) -> str:
         """/opt/ml/model as model.tar.gz, and /opt/ml/output/data as output.tar.gz when there is
         some, under <S3OutputPath>/<job>/output/."""
@@ -465,50 +284,6 @@ class LocalSageMaker:
         if any((opt_ml / "output" / "data").iterdir()):
             upload_archive(s3, opt_ml / "output" / "data", f"{output}/output.tar.gz", opt_ml)
         return upload_archive(s3, opt_ml / "model", f"{output}/model.tar.gz", opt_ml)
-
-
-class CloudWatchLog:
-    """Lines written as CloudWatch Logs events of one stream, in batches."""
-
-    FLUSH_LINES, FLUSH_SECONDS, TAIL_LINES = 100, 0.25, 5
-
-    def __init__(self, logs_client, group: str, stream: str):
-        self._logs, self.group, self.stream = logs_client, group, stream
-        self._pending: list[dict] = []
-        self._last_flush = time.monotonic()
-        self._tail: list[str] = []
-        self._lock = threading.Lock()
-        try:
-            self._logs.create_log_group(logGroupName=group)
-        except self._logs.exceptions.ResourceAlreadyExistsException:
-            pass
-        self._logs.create_log_stream(logGroupName=group, logStreamName=stream)
-
-    def add(self, line: str):
-        with self._lock:
-            self._pending.append({"timestamp": int(time.time() * 1000), "message": line})
-            self._tail = (self._tail + [line])[-self.TAIL_LINES:]
-            due = (len(self._pending) >= self.FLUSH_LINES
-                   or time.monotonic() - self._last_flush >= self.FLUSH_SECONDS)
-        if due:
-            self.flush()
-
-    def flush(self):
-        with self._lock:
-            pending, self._pending = self._pending, []
-            self._last_flush = time.monotonic()
-        if pending:
-            self._logs.put_log_events(logGroupName=self.group, logStreamName=self.stream,
-                                      logEvents=pending)
-
-    def tail(self) -> str:
-        return " | ".join(self._tail)[-FAILURE_REASON_LIMIT:]
-
-    def follow(self, lines):
-        """Copy a program's output lines here until it closes (run in a thread)."""
-        for line in lines:
-            self.add(line)
-        self.flush()
 
 
 class MetricParser:
@@ -526,7 +301,3 @@ class MetricParser:
                     self._job.metrics[name] = (float(match.group(1)), now())
                 except (IndexError, ValueError):
                     pass  # a regex without a numeric first group reports nothing, as on AWS
-
-
-def _camel(name: str) -> str:
-    return name[0].lower() + name[1:]

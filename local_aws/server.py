@@ -3,7 +3,8 @@ CloudWatch Logs, STS...) with our SageMaker in front and registered with the int
 
 Run as a process with `python -m local_aws.server --port N --state-dir DIR` (what
 `python -m helpers local start` does), or in a thread with `LocalAwsServer(...).start()` (tests).
-It listens on 127.0.0.1 only.
+It listens on 127.0.0.1 only, and answers only requests signed with the key pair in its state
+directory (auth.py); its own calls back into itself (and moto's interpreter's) are signed too.
 """
 from __future__ import annotations
 
@@ -20,29 +21,29 @@ import boto3
 from botocore.config import Config
 from werkzeug.serving import make_server
 
-from . import moto_hooks
+from . import auth, moto_hooks
 from .api import LocalAwsApp
 from .control import HOST, STATE_FILE
 from .faults import FaultInjector
 from .hosting import LocalHosting
 from .moto_hooks.config import DEFAULT_ACCOUNT_ID, QuietRequestHandler, moto_app
+from .processing import LocalProcessing
 from .sagemaker import LocalSageMaker
 from .stepfunctions_sagemaker import SageMakerIntegration
-
-FAKE_CREDENTIALS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
-
+from .transform import LocalTransform
 
 class ClientFactory:
     """boto3 clients of this local AWS, for the server's own calls (S3 downloads, logs...).
     `for_tasks=True` makes the clients a Task state calls a service with: the request goes out
     as it is (the service judges it, not boto3) and is tried once (the state's Retry decides)."""
 
-    def __init__(self, endpoint_url: str, for_tasks: bool = False):
+    def __init__(self, endpoint_url: str, credentials: auth.LocalCredentials,
+                 for_tasks: bool = False):
         self._endpoint_url = endpoint_url
         self._config = (Config(parameter_validation=False, retries={"total_max_attempts": 1},
                                read_timeout=3600, inject_host_prefix=False) if for_tasks
                         else Config(retries={"max_attempts": 1}, inject_host_prefix=False))
-        self._session = boto3.session.Session(**FAKE_CREDENTIALS)
+        self._session = boto3.session.Session(**credentials.for_boto3())
         self._lock = threading.Lock()
         self._cache = {}
 
@@ -73,7 +74,8 @@ class LocalAwsServer:
                  max_parallel_jobs: int | None = None):
         self._claim_the_process()
         self.state_dir = Path(state_dir).resolve()
-        (self.state_dir / "jobs").mkdir(parents=True, exist_ok=True)
+        self.credentials = auth.ensure_credentials(self.state_dir)  # makes the dir 0700 too
+        (self.state_dir / "jobs").mkdir(mode=0o700, parents=True, exist_ok=True)
         self.instance = uuid.uuid4().hex
         self.started = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         # Bind first: with port 0 the OS picks a free port, which everything below must know.
@@ -82,18 +84,27 @@ class LocalAwsServer:
         self.port = self._http.server_port
         self.url = f"http://{HOST}:{self.port}"
         moto_hooks.install(self.port)
-        clients = ClientFactory(self.url)
-        moto_hooks.register_integration(SageMakerIntegration(ClientFactory(self.url,
-                                                                           for_tasks=True)))
+        moto_hooks.sign_interpreter_calls(self.credentials)
+        auth.remember(self.url, self.credentials)
+        clients = ClientFactory(self.url, self.credentials)
+        moto_hooks.register_integration(SageMakerIntegration(
+            ClientFactory(self.url, self.credentials, for_tasks=True)))
         jobs = max_parallel_jobs or int(os.environ.get("TUTORIAL_LOCAL_MAX_TRAINING_JOBS", 0)) \
             or os.cpu_count() or 1
         self.sagemaker = LocalSageMaker(clients, DEFAULT_ACCOUNT_ID,
                                         self.state_dir / "jobs", max_parallel_jobs=jobs)
         self.hosting = LocalHosting(clients, DEFAULT_ACCOUNT_ID,
                                     self.state_dir / "jobs")
+        # The other job kinds share training's local limit (sagemaker.slots).
+        self.transform = LocalTransform(clients, DEFAULT_ACCOUNT_ID, self.state_dir / "jobs",
+                                        self.sagemaker.slots, self.hosting)
+        self.processing = LocalProcessing(clients, DEFAULT_ACCOUNT_ID, self.state_dir / "jobs",
+                                          self.sagemaker.slots)
         self.faults = FaultInjector()
         self.app = LocalAwsApp(moto_app(), self.sagemaker,
-                               self.hosting, self.faults, self._admin)
+                               self.hosting, self.faults, self._admin,
+                               job_kinds=self.job_kinds(),
+                               signature_checker=auth.SignatureChecker(self.credentials))
         self._thread = None
         self._serving = True  # set up: the process is this server's until stop()
 
@@ -107,6 +118,10 @@ class LocalAwsServer:
                     "configuration is process-wide. Stop it first (server.stop()), or start "
                     "another as a process of its own: python -m local_aws.server --port N")
             LocalAwsServer._current = self  # a server whose set-up failed does not count
+
+    def job_kinds(self) -> tuple:
+        """The SageMaker job kinds besides training, each with its API operations."""
+        return (self.transform, self.processing)
 
     def _dispatch(self, environ, start_response):
         return self.app(environ, start_response)
@@ -123,6 +138,8 @@ class LocalAwsServer:
                 "started": self.started,
                 "training_programs_running": self.sagemaker.running_programs(),
                 "endpoints_serving": self.hosting.running_programs(),
+                "other_job_programs_running": sum(kind.running_programs()
+                                                  for kind in self.job_kinds()),
                 "max_parallel_training_jobs": self.sagemaker.max_parallel_jobs}
 
     def serve_forever(self):
@@ -137,6 +154,8 @@ class LocalAwsServer:
 
     def stop(self):
         self.sagemaker.shutdown()
+        for kind in self.job_kinds():
+            kind.shutdown()
         self.hosting.shutdown()
         self._http.shutdown()
         self._http.server_close()
@@ -149,7 +168,9 @@ def write_state(server: LocalAwsServer, log_file: str | None):
     """Record where the server is, atomically, for `local status` and the notebooks to find."""
     state = {**server.info(), "log": log_file}
     tmp = server.state_dir / (STATE_FILE + ".tmp")
-    tmp.write_text(json.dumps(state, indent=2))
+    tmp.unlink(missing_ok=True)
+    with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as file:
+        file.write(json.dumps(state, indent=2))
     tmp.replace(server.state_dir / STATE_FILE)
 
 
@@ -159,6 +180,8 @@ def main(argv=None):
     parser.add_argument("--state-dir", default=".local-aws")
     parser.add_argument("--log-file")
     args = parser.parse_args(argv)
+    # Everything this process and its programs write (jobs, models, logs) is its owner's alone.
+    os.umask(0o077)
     server = LocalAwsServer(port=args.port, state_dir=args.state_dir)
 
     def shut_down(*_):

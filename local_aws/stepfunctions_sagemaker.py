@@ -1,7 +1,8 @@
 """The `arn:aws:states:::sagemaker:*` Task integration (moto 5.2.5 has none; see moto_hooks).
 
 The integration is thin, as AWS's is: it calls the SageMaker API (our local SageMaker, over HTTP,
-the same way a notebook's boto3 client does) and, for `.sync`, polls DescribeTrainingJob. Errors
+the same way a notebook's boto3 client does) and, for `.sync`, polls the job's Describe call
+(DescribeTrainingJob, DescribeTransformJob, ...: SYNC_DESCRIBE). Errors
 follow AWS's documented names:
 - a rejected request -> `SageMaker.AmazonSageMakerException` (or `SageMaker.<Code>Exception` for
   ResourceLimitExceeded / ResourceInUse / ResourceNotFound), Cause in the AWS SDK's format;
@@ -21,6 +22,19 @@ from .integrations import TaskFailed, TaskIntegration, to_state_output
 SUPPORTED_ACTIONS = {"createTrainingJob": True, "createModel": False,
                      "createEndpointConfig": False, "createEndpoint": False,
                      "updateEndpoint": False}
+SUPPORTED_ACTIONS.update({"createTransformJob": True, "createProcessingJob": True,
+                          "createHyperParameterTuningJob": True})
+# For each `.sync` action: the Describe call its poller makes, the name it passes, and the status
+# field it reads (the describe output is the state's result, as on AWS).
+SYNC_DESCRIBE = {
+    "createTrainingJob": ("describe_training_job", "TrainingJobName", "TrainingJobStatus"),
+    "createTransformJob": ("describe_transform_job", "TransformJobName", "TransformJobStatus"),
+    "createProcessingJob": ("describe_processing_job", "ProcessingJobName",
+                            "ProcessingJobStatus"),
+    "createHyperParameterTuningJob": ("describe_hyper_parameter_tuning_job",
+                                      "HyperParameterTuningJobName",
+                                      "HyperParameterTuningJobStatus"),
+}
 # Error codes that Step Functions reports under their own exception name.
 NAMED_EXCEPTIONS = {"ResourceLimitExceeded", "ResourceInUse", "ResourceNotFound"}
 
@@ -49,6 +63,14 @@ class SageMakerIntegration(TaskIntegration):
             return None
         return set(_input_members(action))
 
+    def offered(self) -> list[str]:
+        resources = []
+        for action, sync in SUPPORTED_ACTIONS.items():
+            resources.append(f"arn:aws:states:::sagemaker:{action}")
+            if sync:
+                resources.append(f"arn:aws:states:::sagemaker:{action}.sync")
+        return resources
+
     def call(self, region: str, action: str, parameters: dict) -> dict:
         client = self._clients("sagemaker", region)
         snake = "".join("_" + c.lower() if c.isupper() else c for c in action)
@@ -56,11 +78,12 @@ class SageMakerIntegration(TaskIntegration):
 
     def sync_poller(self, region: str, action: str, parameters: dict, response: dict):
         client = self._clients("sagemaker", region)
-        name = parameters["TrainingJobName"]
+        describe, name_field, status_field = SYNC_DESCRIBE[action]
+        name = parameters[name_field]
 
         def poll():
-            job = to_state_output(client.describe_training_job(TrainingJobName=name))
-            status = job["TrainingJobStatus"]
+            job = to_state_output(getattr(client, describe)(**{name_field: name}))
+            status = job[status_field]
             if status == "Completed":
                 return job
             if status in ("Failed", "Stopped"):

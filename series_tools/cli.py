@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import shlex
 from pathlib import Path
 
 from helpers import config
@@ -17,6 +18,8 @@ def _local(args) -> int:
         info = start_local(settings, quiet=True)
         print(f"Local AWS running at {info.url} (pid {info.pid}, port {info.port}, "
               f"log {info.log})")
+    elif args.action == "env":
+        print(local_env(settings, start_local(settings, quiet=True).url))
     elif args.action == "stop":
         info = control.stop(settings.state_dir)
         print(f"Stopped the local AWS (pid {info.pid})." if info
@@ -29,6 +32,21 @@ def _local(args) -> int:
         print(f"Local AWS running at {info.url} (pid {info.pid}, port {info.port}, since "
               f"{info.started}, log {info.log})")
     return 0
+
+
+def local_env(settings, url: str) -> str:
+    """Shell lines that point the AWS CLI, the SDKs and any boto3 script at the local AWS, signed
+    with its own key pair: eval "$(python -m helpers local env)". A profile or session token
+    set in the shell would override or spoil those keys, so they are unset."""
+    from local_aws import control
+    credentials = control.credentials(settings.state_dir)
+    values = {"AWS_ENDPOINT_URL": url, "AWS_ACCESS_KEY_ID": credentials.access_key_id,
+              "AWS_SECRET_ACCESS_KEY": credentials.secret_access_key,
+              "AWS_DEFAULT_REGION": settings.region, "AWS_REGION": settings.region,
+              # botocore would send Step Functions' TestState to sync-127.0.0.1 (see aws.py)
+              "AWS_DISABLE_HOST_PREFIX_INJECTION": "true"}
+    lines = [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+    return "\n".join(["unset AWS_PROFILE AWS_SESSION_TOKEN", *lines])
 
 
 def _asl(args) -> int:
@@ -103,8 +121,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m helpers", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    local = commands.add_parser("local", help="start, stop or inspect the local AWS")
-    local.add_argument("action", choices=["start", "stop", "status"])
+    local = commands.add_parser("local", help="start, stop or inspect the local AWS; `env` "
+                                "prints the shell lines that point other tools at it")
+    local.add_argument("action", choices=["start", "stop", "status", "env"])
     local.set_defaults(run=_local)
 
     asl = commands.add_parser("asl", help="print a workflow's definition (Amazon States Language)")

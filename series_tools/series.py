@@ -30,11 +30,19 @@ def notebooks(directory: Path = NOTEBOOK_DIR) -> list[Path]:
     return sorted(directory.glob("[0-9][0-9]_*.ipynb"))
 
 
+OUTPUT_MESSAGES = ("stream", "display_data", "execute_result", "error")
+
+
 class _EchoingClient(NotebookClient):
     """Also shows, in the terminal, the live status line that helpers.executions.wait() keeps
-    updating in the notebook (execution state, training job phase bar, elapsed time)."""
+    updating in the notebook (execution state, training job phase bar, elapsed time), and notes
+    when the first output arrived (`first_output_at`, time.monotonic())."""
+
+    first_output_at = None
 
     def process_message(self, msg, cell, cell_index):
+        if self.first_output_at is None and msg.get("msg_type") in OUTPUT_MESSAGES:
+            self.first_output_at = time.monotonic()
         content = msg.get("content", {})
         text = content.get("data", {}).get("text/plain", "")
         if msg.get("msg_type") in ("display_data", "update_display_data") and \
@@ -86,6 +94,8 @@ def execute(path: Path, out_dir: Path, timeout: int = 600, solutions: bool = Tru
     except Exception as error:  # noqa: BLE001 - a timeout or dead kernel: report, go on
         result.update(status="failed", error=f"{type(error).__name__}: {error}"[:500])
     result["seconds"] = round(time.monotonic() - started, 1)
+    if client.first_output_at is not None:  # kernel start -> first output of any cell
+        result["first_output_seconds"] = round(client.first_output_at - started, 2)
     out_dir.mkdir(parents=True, exist_ok=True)
     nbformat.write(notebook, out_dir / path.name)
     return result

@@ -39,9 +39,9 @@ def server(tmp_path_factory):
 
 
 class Clients:
-    def __init__(self, url):
-        self._session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                                      aws_secret_access_key="testing")
+    def __init__(self, url, credentials):
+        # Signed with the server's own key pair: it refuses every other (local_aws/auth.py).
+        self._session = boto3.Session(region_name=REGION, **credentials.for_boto3())
         self._url = url
         self._cache = {}
 
@@ -58,7 +58,7 @@ class Clients:
 @pytest.fixture(scope="session")
 def aws(server):
     """boto3 clients of the in-process local AWS, with a role, a bucket and the real image."""
-    clients = Clients(server.url)
+    clients = Clients(server.url, server.credentials)
     account = clients("sts").get_caller_identity()["Account"]
     for role, service in (("sm-role", "sagemaker"), ("sfn-role", "states")):
         clients("iam").create_role(RoleName=role, AssumeRolePolicyDocument=json.dumps({
@@ -79,10 +79,11 @@ def series_aws(server, session: boto3.Session | None = None):
     series' prerequisites, image, data and an empty alert inbox."""
     import helpers
     from helpers import config
-    from helpers.aws import LOCAL_CREDENTIALS, Aws
+    from helpers.aws import Aws
     settings = config.Settings(backend="local", region=REGION, bucket=None,
                                topic="test-alerts", local_port=0, state_dir=server.state_dir)
-    aws = Aws(settings, session or boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS),
+    aws = Aws(settings, session or boto3.Session(region_name=REGION,
+                                                 **server.credentials.for_boto3()),
               server.url)
     helpers.rebuild(aws)
     helpers.alerts.subscribe_queue(aws)

@@ -1,4 +1,6 @@
 """The container's programs against SageMaker's contract, run without Docker."""
+import tempfile
+
 import pytest
 
 from helpers import container
@@ -62,7 +64,55 @@ def test_serve_pings_and_predicts(trained):
     assert server.process.poll() is not None  # stopped on leaving the block
 
 
-def test_local_test_compares_predictions_with_truth():
+def test_local_test_compares_predictions_with_truth(capsys):
     table = container.local_test(rows=6)
     assert len(table) == 6
     assert (table["predicted"] == table["true label"]).mean() >= 0.8
+    printed = capsys.readouterr().out  # the container's paths, not the temporary directory's
+    assert "Saved the model to /opt/ml/model/decision-tree-model.pkl" in printed
+    assert tempfile.gettempdir() not in printed
+
+
+def run_evaluate(opt_ml, *arguments):
+    import subprocess
+
+    from local_aws.images import program_environment
+    return subprocess.run([str(container.PROGRAM_DIR / "evaluate"), *arguments], cwd=opt_ml,
+                          env=program_environment(container.PROGRAM_DIR, opt_ml),
+                          capture_output=True, text=True, timeout=300)
+
+
+def test_evaluate_scores_held_out_data_into_a_report_and_the_exit_message(trained, tmp_path):
+    """`evaluate`, the processing program: the report in SageMaker's model quality layout, the
+    headline in /opt/ml/output/message (DescribeProcessingJob's ExitMessage: developer guide,
+    "Save and Access Metadata Information About Your Processing Job")."""
+    import json
+    import shutil
+    import tarfile
+    trained_opt_ml, _ = trained
+    opt_ml = tmp_path / "opt_ml"
+    (opt_ml / "processing" / "model").mkdir(parents=True)
+    with tarfile.open(opt_ml / "processing" / "model" / "model.tar.gz", "w:gz") as tar:
+        tar.add(trained_opt_ml / "model" / "decision-tree-model.pkl",
+                arcname="decision-tree-model.pkl")
+    (opt_ml / "processing" / "test").mkdir()
+    shutil.copy(container.DATA_DIR / "iris.csv", opt_ml / "processing" / "test" / "iris.csv")
+    result = run_evaluate(opt_ml)
+    assert result.returncode == 0, result.stdout + result.stderr
+    report = json.loads((opt_ml / "processing" / "evaluation" / "evaluation.json").read_text())
+    accuracy = report["multiclass_classification_metrics"]["accuracy"]["value"]
+    assert 0.9 < accuracy <= 1.0  # a 3-leaf tree on the data it learnt from
+    assert report["rows"] == sum(sum(row.values()) for row in report["confusion_matrix"].values())
+    headline = json.loads((opt_ml / "output" / "message").read_text())
+    assert headline == {"accuracy": accuracy, "rows": report["rows"], "weighted_f1":
+                        report["multiclass_classification_metrics"]["weighted_f1"]["value"]}
+    assert len((opt_ml / "output" / "message").read_bytes()) < 1024  # ExitMessage's limit
+
+
+def test_evaluate_without_a_model_fails_with_a_message(tmp_path):
+    opt_ml = tmp_path / "opt_ml"
+    (opt_ml / "processing" / "test").mkdir(parents=True)
+    (opt_ml / "processing" / "test" / "t.csv").write_text("setosa,1,2,3,4\n")
+    result = run_evaluate(opt_ml, "--model", str(tmp_path / "empty"))
+    assert result.returncode != 0
+    assert "No decision-tree-model.pkl" in (opt_ml / "output" / "message").read_text()

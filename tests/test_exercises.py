@@ -179,7 +179,8 @@ def test_03_hyperparameter_as_a_number(local, names):
 
 
 def test_04_timeout_retry_on_states_all(local, names):
-    step = workflows.training_step(names, local, timeout_seconds=60)
+    step = workflows.training_step(names, local, job_name=workflows.DETAILED_JOB_NAME,
+                                   timeout_seconds=60)
     step.add_retry(steps.Retry(**workflows.RETRY_SAGEMAKER_EXCEPTION))
     step.add_retry(steps.Retry(error_equals=["States.ALL"], interval_seconds=5, max_attempts=1))
     execution = run(local, workflows.workflow("exercise-04-test", step, names, local))
@@ -190,6 +191,8 @@ def test_04_timeout_retry_on_states_all(local, names):
     execution = run(local, workflows.workflow("exercise-04-test", no_timeout, names, local))
     feedback = said(exercises.check(local, "04.1", execution))
     assert "has no TimeoutSeconds" in feedback and "Retry for SageMaker" in feedback
+    # The document's job name: a retry after a timeout would collide with the job it timed out.
+    assert "does not include $$.State.RetryCount" in feedback
 
 
 def test_04_retrying_a_failed_job_without_the_retry_count(local, names):
@@ -226,6 +229,7 @@ def test_06_gate_and_concurrency_wrong_answers(local, names):
                     {"HyperparameterSets": [{"max_leaf_nodes": "2"}]})
     feedback = said(exercises.check(local, "06.1", execution))
     assert "NumericGreaterThanEquals" in feedback and "no Default" in feedback
+    assert "by its name, not by its place in FinalMetricDataList" in feedback
     unlimited = workflows.train_multiple(names, local, max_concurrency=0).definition.branch
     execution = run(local, workflows.workflow("exercise-06-test", unlimited, names, local),
                     {"HyperparameterSets": [{"max_leaf_nodes": "2"}, {"max_leaf_nodes": "4"}]})
@@ -244,7 +248,7 @@ def test_07_gate_and_endpoint_wrong_answers(local, names):
     gate.default_choice(steps.Fail("Not accurate enough"))
     train.next(gate)
     execution = run(local, workflows.workflow("exercise-07-test", chain, names, local))
-    assert "validation:accuracy is FinalMetricDataList[1]" in said(
+    assert "Read validation:accuracy by its name" in said(
         exercises.check(local, "07.1", execution))
     deployed = run(local, workflows.train_and_host(names, local))
     try:
@@ -253,6 +257,39 @@ def test_07_gate_and_endpoint_wrong_answers(local, names):
         assert exercises.check(local, "07.2", 400).passed
     finally:
         helpers.hosting.delete_endpoint(local)
+
+
+def test_10_winner_and_grid_wrong_answers(local, names):
+    from sagemaker.tuner import IntegerParameter
+
+    from helpers import scale_workflows
+    helpers.data.upload_split(local)
+    tuned = run(local, workflows.build("tuning", names, local))
+    best = helpers.executions.output(helpers.executions.describe(local, tuned))["BestTrainingJob"]
+    right = int(best["TunedHyperParameters"]["max_leaf_nodes"])
+    assert "is not it" in said(exercises.check(local, "10.1", right + 100))
+    assert "a number of leaves" in said(exercises.check(local, "10.1", "many"))
+    assert exercises.check(local, "10.1", right).passed
+    step = scale_workflows.tuning_step(names, local, max_jobs=1, max_parallel_jobs=1)
+    step.parameters["HyperParameterTuningJobConfig"]["ParameterRanges"][
+        "IntegerParameterRanges"] = [IntegerParameter(2, 4).as_tuning_range("max_leaf_nodes")]
+    execution = run(local, workflows.workflow("exercise-10-test", steps.Chain([step]), names,
+                                              local))
+    feedback = said(exercises.check(local, "10.2", execution))
+    assert "set strategy=\"Grid\"" in feedback and "categorical ranges only" in feedback
+
+
+def test_11_strict_and_best_wrong_answers(local, names):
+    from helpers import scale_workflows
+    helpers.data.upload_split(local)
+    scale_workflows.upload_hyperparameter_sets(local)
+    tolerant = run(local, workflows.build("many-models", names, local))
+    feedback = said(exercises.check(local, "11.1", tolerant))
+    assert "still tolerates failures" in feedback and "ended SUCCEEDED" in feedback
+    assert "No model of the newest run has 99 leaves" in said(exercises.check(local, "11.2", 99))
+    assert "a smaller tree does as well" in said(exercises.check(local, "11.2", 32))
+    assert "a number of leaves" in said(exercises.check(local, "11.2", "eight"))
+    assert exercises.check(local, "11.2", 8).passed  # 8, 16 and 32 leaves tie on iris
 
 
 def test_99_clean_up_wrong_answers(local):

@@ -70,3 +70,57 @@ def test_execution_names_leave_room_in_the_job_name():
     name = workflows.new_execution_name()
     assert len(f"{workflows.TRAINING_JOB_PREFIX}-{name}") <= 63
     assert name != workflows.new_execution_name()
+
+
+def test_the_sdks_retry_takes_max_delay_and_jitter_and_keeps_refusing_unknown_fields():
+    from helpers import sdk
+    retry = sdk.Retry(error_equals=["E"], interval_seconds=1, max_delay_seconds=4,
+                      jitter_strategy="FULL")
+    assert retry.to_dict() == {"ErrorEquals": ["E"], "IntervalSeconds": 1,
+                               "MaxDelaySeconds": 4, "JitterStrategy": "FULL"}
+    with pytest.raises(TypeError, match="not supported"):
+        sdk.Retry(error_equals=["E"], max_delay=4)
+    with pytest.raises(TypeError, match="not supported"):  # why the subclass exists
+        sdk.steps.Retry(error_equals=["E"], max_delay_seconds=4)
+
+
+def test_collapsed_folds_a_long_value_under_its_summary():
+    from helpers.display import Collapsed
+    folded = Collapsed({"a": 1, "b": [1, 2]}, "The definition")
+    assert folded.summary == "The definition (7 lines)"
+    assert folded._repr_html_().startswith("<details><summary>The definition (7 lines)</summary>")
+    assert repr(folded).startswith("The definition (7 lines):\n{\n  \"a\": 1")
+
+
+def test_a_training_job_is_cut_to_the_fields_that_matter():
+    from helpers.executions import training_job_essentials
+    job = {"TrainingJobName": "j", "TrainingJobStatus": "Failed", "FailureReason": "bad row",
+           "RoleArn": "arn", "SecondaryStatusTransitions": [], "HyperParameters": {}}
+    assert training_job_essentials(job) == {"TrainingJobName": "j", "TrainingJobStatus": "Failed",
+                                            "FailureReason": "bad row", "HyperParameters": {}}
+
+
+def test_a_history_detail_is_one_short_line():
+    from helpers.executions import DETAIL_CHARACTERS, _detail
+    cause = "Rate exceeded (Service: AmazonSageMaker;\n Status Code: 400; " + "x" * 200
+    detail = _detail({"taskFailedEventDetails": {"error": "SageMaker.E", "cause": cause}})
+    assert len(detail) == DETAIL_CHARACTERS and detail.endswith("…") and "\n" not in detail
+    assert _detail({"taskFailedEventDetails": {"error": "E", "cause": "short"}}) == "E: short"
+
+
+def test_a_program_excerpt_is_the_named_functions_with_where_they_are():
+    from helpers import container
+    excerpt = container.program_excerpt("predictor.py", "ping")
+    first, *body = excerpt.splitlines()
+    assert first.startswith("# container/decision_trees/predictor.py, lines ")
+    assert body[0] == '@app.route("/ping", methods=["GET"])' and body[1] == "def ping():"
+    assert "def invocations" not in excerpt
+    with pytest.raises(ValueError, match="no top-level function 'nope'"):
+        container.program_excerpt("train", "nope")
+
+
+def test_the_settings_table_shows_no_path_of_this_machine(monkeypatch, tmp_path):
+    monkeypatch.setenv("TUTORIAL_STATE_DIR", str(tmp_path))
+    assert dict(config.settings().rows())["state_dir"] == "(TUTORIAL_STATE_DIR)"
+    monkeypatch.delenv("TUTORIAL_STATE_DIR")
+    assert dict(config.settings().rows())["state_dir"] == ".local-aws"

@@ -50,16 +50,28 @@ EXPECTED_OUTPUT = {
     "00": ["u-SageMakerExecutionRole", "u-StepFunctionsExecutionWithSageMakerTask", "existed"],
     "01": ["2. serve: GET", "-> 200", "sagemaker-bring-your-own"],
     "02": ["iris.csv", "sagemaker_bring_your_own/input/data/train/"],
-    "03": ["'SUCCEEDED'", "TaskSucceeded", "model.tar.gz", "train_accuracy: "],
+    "03": ["'SUCCEEDED'", "TaskSucceeded", "model.tar.gz", "train_accuracy: ",
+           "Saved the model to /opt/ml/model/"],
     "04": ["('SUCCEEDED', 3)", "('FAILED', 6)", "Error during model training!",
            "row 73, column 3: '?' is not a number.", "Training failed in execution detailed-",
-           "SageMakerModelTraining: caught (retried 5x)"],
-    "05": ["- ModelPrefix: the job name", "- AlertTopicArn: missing", "wine-tree-run-"],
-    "06": ["validation:accuracy", "-set-3", "started (s)"],
+           "SageMakerModelTraining: caught (retried 5x)",
+           # the improved alert, printed whole, carries the job's FailureReason
+           "failed: training/iris_malformed.csv, row 73, column 3: '?' is not a number."],
+    "05": ["- ModelPrefix: the job name", "- AlertTopicArn: missing", "wine-tree-run-",
+           "$$.Execution.Input['TrainingImage']", '"ModelPrefix": "iris-tree",'],
+    "06": ["validation:accuracy", "-set-3", "started (s)", "MapIterationFailed",
+           "'States.TaskFailed')", "'Completed')"],
     "07": ["[OK] Model deployed", "accuracy on 45 held-out rows", "ModelError 415",
-           "'Update endpoint'", "sagemaker-byo-endpoint: deleted"],
-    "99": ["Nothing of the series' is left."],
+           "Find the endpoint\nUpdate endpoint\n", "sagemaker-byo-endpoint: deleted",
+           'Endpoint not found?\nCreate endpoint\n', "× [Wait for the endpoint → Check"],
+    "99": ["Nothing of the series' is left.", "What exists: nothing."],
+    "12": ["'SUCCEEDED'", "Training failed in execution jsonata-bad-", "row 73, column 3",
+           "'Create endpoint'", "ExecutionRedriven", "-1-0'", "'redriveStatus': 'REDRIVABLE'"],
 }
+EXPECTED_OUTPUT["11"] = ["'SUCCEEDED'", "SUCCEEDED_0.json", "FAILED_0.json", "States.TaskFailed",
+                         "States.ExceedToleratedFailureThreshold"]
+EXPECTED_OUTPUT["10"] = ["'SUCCEEDED'", "BestTrainingJob", "training job(s) of a tuning job",
+                         "byo-model-tuned-run-", "TrainingJobStatusCounters"]
 
 
 # The workflows each notebook constructs in its own cells. After the notebook ran, the state
@@ -71,7 +83,10 @@ REFERENCE_WORKFLOWS = {
     "05": ["training-parameters"],
     "06": ["train-multiple"],
     "07": ["train-and-host"],
+    "12": ["training-retry-notify-jsonata", "training-redrivable-jsonata"],
 }
+REFERENCE_WORKFLOWS["11"] = ["many-models"]
+REFERENCE_WORKFLOWS["10"] = ["tuning"]
 
 
 def assert_constructions_match_references(number: str):

@@ -8,13 +8,12 @@ import boto3
 
 import helpers
 from helpers import preflight, workflows
-from helpers.aws import LOCAL_CREDENTIALS
 from tests.conftest import REGION, series_aws
 
 
 def test_the_learner_actions_cover_every_call_the_helpers_make(server):
     calls = set()
-    session = boto3.Session(region_name=REGION, **LOCAL_CREDENTIALS)
+    session = boto3.Session(region_name=REGION, **server.credentials.for_boto3())
     session.events.register("before-call", lambda model, **_: calls.add(
         (model.service_model.service_name, model.name)))
     aws = series_aws(server, session)  # set-up, image, data, inbox: recorded too

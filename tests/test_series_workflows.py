@@ -66,6 +66,24 @@ def test_section_5_creates_then_updates_the_endpoint(local):
         assert "Update endpoint" in paths[1] and "Create endpoint" not in paths[1]
         accuracy, confusion = helpers.hosting.evaluate(local, helpers.data.split()[1])
         assert accuracy > 0.8 and int(confusion.values.sum()) == 45
+        # The endpoint exists. A lookup that fails for any other reason than "not found" arrives
+        # under the same error name, SageMaker.SageMakerException: it must alert, not create.
+        for code in ("AccessDeniedException", "ThrottlingException"):
+            with helpers.faults.injected(local, "DescribeEndpoint", code, times=1,
+                                         name_contains=workflows.ENDPOINT_NAME) as fault:
+                execution = workflows.start(local, arn)
+                assert helpers.executions.wait(local, execution)["status"] == "FAILED"
+            assert fault["used"] == 1
+            history = helpers.executions.history(local, execution)
+            entered = list(history[history["event"].str.endswith("StateEntered")]["state"])
+            assert "Create endpoint" not in entered and "Update endpoint" not in entered
+            assert entered[-3:] == ["Endpoint not found?", "Notify Failure", "Fail"]
+            message = helpers.alerts.receive(local, at_least=1)["message"][0]
+            assert "Error: SageMaker.SageMakerException" in message, message
+            assert "injected by the local AWS" in message or "Rate exceeded" in message
+        endpoint = local.client("sagemaker").describe_endpoint(
+            EndpointName=workflows.ENDPOINT_NAME)
+        assert endpoint["EndpointStatus"] == "InService"
     finally:
         helpers.hosting.delete_endpoint(local)
 
@@ -92,9 +110,15 @@ def test_cleanup_removes_everything_and_says_so(local):
     assert kinds >= {"endpoint", "endpoint configuration", "model", "state machine", "S3 object",
                      "S3 bucket", "SNS subscription", "SNS topic", "SQS queue", "IAM role",
                      "log group", "log stream", "ECR repository"}
+    shown = helpers.cleanup.overview(items, "What exists")  # notebook 99: a count per kind
+    assert dict(zip(shown.counts["kind"], shown.counts["count"])) == {
+        kind: sum(k == kind for k, _ in items) for kind in kinds}
+    assert "<details>" in shown._repr_html_() and f"What exists: all {len(items)}" in repr(shown)
     outcome = helpers.cleanup.delete(local, items)
     assert set(outcome["outcome"]) == {"deleted"}
+    assert set(helpers.cleanup.overview(outcome, "Deleted").counts["outcome"]) == {"deleted"}
     assert helpers.cleanup.plan(local) == []
+    assert helpers.cleanup.overview([], "Left") == "Left: nothing."
     # And the services agree: nothing of the series' is listed any more.
     assert local.client("sagemaker").list_endpoints()["Endpoints"] == []
     assert not any(m["name"].startswith("sagemaker-byo-") for m in
@@ -105,3 +129,42 @@ def test_cleanup_removes_everything_and_says_so(local):
     # Idempotent: deleting again fails nowhere (some AWS deletes answer "gone", some succeed).
     again = helpers.cleanup.delete(local, items)
     assert again["outcome"].isin(["already gone", "deleted"]).all(), again
+
+
+def test_section_5_alerts_with_the_endpoint_failure_reason_and_routes_on_the_cause(local):
+    """The two decisions of §5 that a healthy run never takes, state by state (TestState)."""
+    names = workflows.Names.from_aws(local)
+    definition = json.dumps(workflows.definition(workflows.train_and_host(names, local)))
+    sfn = local.client("stepfunctions")
+
+    def test_state(state, state_input):
+        return sfn.test_state(definition=definition, stateName=state,
+                              input=json.dumps(state_input))
+
+    reason = "The primary container for production variant AllTraffic did not pass the ping"
+    failed = test_state("Endpoint failed", {"endpoint": {"EndpointStatus": "Failed",
+                                                         "FailureReason": reason}})
+    assert json.loads(failed["output"])["error"] == {"Error": "EndpointFailed", "Cause": reason}
+    assert failed["nextState"] == "Notify Failure"
+    arn = f"arn:aws:sagemaker:{local.region}:{local.account_id}:endpoint/{workflows.ENDPOINT_NAME}"
+    for cause, expected in (
+            (f'Could not find endpoint "{arn}". (Service: SageMaker, Status Code: 400, '
+             + "Request ID: 1)", "Create endpoint"),
+            ("User: arn:aws:sts::123456789012:assumed-role/r/s is not authorized to perform: "
+             + "sagemaker:DescribeEndpoint (Service: SageMaker, Status Code: 400, Request ID: 2)",
+             "Notify Failure"),
+            ("Rate exceeded (Service: SageMaker, Status Code: 400, Request ID: 3)",
+             "Notify Failure")):
+        routed = test_state("Endpoint not found?", {"error": {
+            "Error": workflows.ENDPOINT_LOOKUP_ERROR, "Cause": cause}})
+        assert routed["nextState"] == expected, cause
+
+
+def test_an_execution_path_folds_the_waiting_loop_into_one_line():
+    loop = ["Wait for the endpoint", "Check the endpoint", "Is it in service?"]
+    entered = ["Find the endpoint", "Endpoint not found?", "Create endpoint"] + loop * 3 + [
+        "Notify Success"]
+    assert helpers.executions._fold_loops(entered) == [
+        "Find the endpoint", "Endpoint not found?", "Create endpoint",
+        "3 × [Wait for the endpoint → Check the endpoint → Is it in service?]", "Notify Success"]
+    assert helpers.executions._fold_loops(["a", "b", "a", "b", "c"]) == ["2 × [a → b]", "c"]

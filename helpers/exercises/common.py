@@ -80,15 +80,33 @@ def training_job_of(output: dict) -> dict:
     return output
 
 
+# The validation accuracy, read by its metric name: a Choice's Variable cannot filter a list,
+# so a Pass state picks the value first (Parameters paths can filter; ArrayGetItem takes the one
+# match out of the list the filter returns).
+VALIDATION_ACCURACY = "validation:accuracy"
+
+
 def accuracy_gate(states: dict, after: str, passes_to_type: str | None, passes_to_name: str | None,
-          feedback):
-    """The accuracy gate after state `after`: a Choice on validation accuracy >= 0.9 whose
-    rule leads on and whose Default is a Fail state."""
+                  feedback):
+    """The accuracy gate after state `after`: a Pass that reads the validation accuracy from
+    FinalMetricDataList by its name, then a Choice on it (>= 0.9) whose rule leads on and whose
+    Default is a Fail state."""
     gate_name = states.get(after, {}).get("Next")
     gate = states.get(gate_name, {})
+    if gate.get("Type") == "Pass":
+        read = json.dumps(gate.get("Parameters", {}))
+        if VALIDATION_ACCURACY not in read or "FinalMetricDataList" not in read:
+            feedback.problems.append(f"{gate_name!r} should read the validation accuracy from "
+                                     "FinalMetricDataList by its name, 'validation:accuracy'.")
+        gate_name = gate.get("Next")
+        gate = states.get(gate_name, {})
+    else:
+        feedback.problems.append(
+            f"Read validation:accuracy by its name, not by its place in FinalMetricDataList: "
+            f"a Pass state between {after!r} and the Choice picks it (the exercise shows how).")
     if gate.get("Type") != "Choice":
         raise NotYet(f"After {after!r} comes {gate_name!r} ({gate.get('Type', 'the end')}); the "
-                     "gate is a Choice state right after it.")
+                     "gate is a Pass state that reads the accuracy, then a Choice state.")
     rules = gate.get("Choices", [])
     threshold_rules = [r for r in rules if any(k.startswith("Numeric") for k in r)]
     if not threshold_rules:
@@ -101,10 +119,6 @@ def accuracy_gate(states: dict, after: str, passes_to_type: str | None, passes_t
                                  "NumericGreaterThanEquals.")
     if rule[operator] != 0.9:
         feedback.problems.append(f"The threshold is {rule[operator]}; the exercise says 0.9.")
-    variable = rule.get("Variable", "")
-    if "FinalMetricDataList[1]" not in variable or not variable.endswith(".Value"):
-        feedback.problems.append(f"The rule reads {variable!r}; validation:accuracy is "
-                                 "FinalMetricDataList[1].Value of the training job.")
     target = states.get(rule.get("Next"), {})
     if passes_to_type and target.get("Type") != passes_to_type:
         feedback.problems.append(f"A good model goes to {rule.get('Next')!r} "
@@ -121,3 +135,29 @@ def accuracy_gate(states: dict, after: str, passes_to_type: str | None, passes_t
     elif states.get(default, {}).get("Type") != "Fail":
         feedback.problems.append(f"The Default goes to {default!r}, not to a Fail state.")
     return gate_name, default
+
+
+def newest_successful_run(aws, workflow_name: str) -> dict:
+    """The description of the newest SUCCEEDED execution of the series' workflow
+    sagemaker-byo-<workflow_name> (what the notebook's own cells ran)."""
+    from .. import config
+    sfn = aws.client("stepfunctions")
+    arn = (f"arn:aws:states:{aws.region}:{aws.account_id}:stateMachine:"
+           f"{config.STATE_MACHINE_PREFIX}{workflow_name}")
+    try:
+        runs = sfn.list_executions(stateMachineArn=arn, statusFilter="SUCCEEDED")["executions"]
+    except sfn.exceptions.StateMachineDoesNotExist:
+        runs = []
+    if not runs:
+        raise NotYet(f"There is no successful run of {config.STATE_MACHINE_PREFIX}"
+                     f"{workflow_name} yet: run the notebook's cells from the top first.")
+    newest = max(runs, key=lambda run: run["startDate"])
+    return executions.describe(aws, newest["executionArn"])
+
+
+def number_of_leaves(answer) -> int:
+    """A learner's answer that names a tree's max_leaf_nodes, as an int."""
+    try:
+        return int(answer)
+    except (TypeError, ValueError):
+        raise NotYet(f"`answer` should be a number of leaves, like 4; got {short(answer)}.")

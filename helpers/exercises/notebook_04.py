@@ -34,6 +34,14 @@ def _timeout_retry(aws, answer, feedback):
         others = [e for e in error_list(on_timeout[0]) if e != "States.Timeout"]
         feedback.problems.append(f"The Retry for States.Timeout also matches {others}; the task "
                                  "asked for States.Timeout only.")
+    job_name = task.get("Parameters", {}).get("TrainingJobName.$", "")
+    if "$$.State.RetryCount" not in job_name:
+        feedback.problems.append(f"The job name {job_name!r} does not include "
+                                 "$$.State.RetryCount. A timeout comes after the job was "
+                                 "created, so the retry would ask for a job of the same name: "
+                                 "SageMaker rejects it (names must be unique), and the "
+                                 "document's Retry retries that rejection in vain. Use "
+                                 "job_name=helpers.workflows.DETAILED_JOB_NAME.")
     if not any(error_list(r) == ["SageMaker.AmazonSageMakerException"] for r in retriers):
         feedback.problems.append("The document's Retry for SageMaker.AmazonSageMakerException is "
                                  "gone: keep it and add the new one.")

@@ -50,7 +50,8 @@ def install(port: int):
     """Apply every hook (once per process) for a local AWS serving on `port`."""
     global _installed
     check_version()
-    from . import config, errors, executions, jsonata, stepfunctions, variables
+    from . import config, errors, executions, jsonata, redrive, stepfunctions, variables
+    from . import refusals
     config.point_interpreter_at(port)
     if _installed:
         return
@@ -60,6 +61,10 @@ def install(port: int):
     variables.install()
     errors.install()
     executions.install()
+    redrive.install()  # after variables: it wraps the state evaluation variables wraps
+    refusals.install()
+    from . import distributed_map
+    distributed_map.install()
     _installed = True
 
 
@@ -89,7 +94,7 @@ def stepfunctions_operations() -> dict:
     """The Step Functions operations moto's HTTP layer does not serve, served by the local AWS:
     {operation: handler(request, account, region) -> response}; handlers raise ApiError."""
     check_version()
-    from . import definitions, test_state
+    from . import definitions, redrive, test_state
     from .config import DEFAULT_ACCOUNT_ID
 
     def served(handler):
@@ -100,9 +105,20 @@ def stepfunctions_operations() -> dict:
                 raise ApiError("ValidationException", str(refused)) from None
             except definitions.NOT_FOUND as missing:
                 raise ApiError("StateMachineDoesNotExist", missing.message) from None
+            except redrive.Refused as refused:
+                raise ApiError(refused.code, refused.message) from None
         return serve
 
     return {"TestState": served(test_state.test_state),
             "ValidateStateMachineDefinition": served(definitions.validate),
             "PublishStateMachineVersion": served(definitions.publish_version),
-            "ListStateMachineVersions": served(definitions.list_versions)}
+            "ListStateMachineVersions": served(definitions.list_versions),
+            "RedriveExecution": served(redrive.redrive_execution)}
+
+
+def sign_interpreter_calls(credentials):
+    """moto's Step Functions interpreter calls services back with fixed keys ("ak"/"sk"): make it
+    sign with the local AWS's own (see credentials.py)."""
+    check_version()
+    from . import credentials as interpreter_credentials
+    interpreter_credentials.install(credentials)

@@ -178,11 +178,27 @@ def test_state(request: dict, account: str, region: str) -> dict:
         inspection = dict(output.get("inspectionData") or {})
         if state.get("QueryLanguage") == "JSONata" and "afterParameters" in inspection:
             inspection["afterArguments"] = inspection.pop("afterParameters")
+        if state.get("QueryLanguage") == "JSONata" and "Arguments" in state \
+                and "afterArguments" not in inspection:
+            arguments = _evaluated_arguments(state, request, account, region)
+            if arguments is not None:
+                inspection["afterArguments"] = arguments
         assigned = {**variables, **_assigned(env)}
         if assigned:
             inspection["variables"] = json.dumps(assigned, separators=(",", ":"))
         result["inspectionData"] = inspection
     return result
+
+
+def _evaluated_arguments(state: dict, request: dict, account: str, region: str) -> str | None:
+    """A JSONata Task's Arguments as evaluated (AWS's afterArguments), which moto's TestState
+    does not record: the same expressions, input and variables, evaluated as a Pass state's
+    Output by the same interpreter."""
+    as_output = {"QueryLanguage": "JSONata", "Type": "Pass", "Output": state["Arguments"],
+                 "End": True}
+    evaluated = test_state({"definition": json.dumps(as_output), "input": request.get("input"),
+                            "variables": request.get("variables")}, account, region)
+    return evaluated.get("output") if evaluated["status"] == "SUCCEEDED" else None
 
 
 def _assigned(env) -> dict:

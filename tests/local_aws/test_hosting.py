@@ -6,7 +6,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import training_request, wait_for_job
+from local_aws import faults
+from tests.conftest import REGION, run_state_machine, training_request, wait_for_job
 
 
 def wait_for_endpoint(aws, name, timeout=60):
@@ -211,3 +212,50 @@ def test_a_burst_of_500_requests_from_several_threads(aws, endpoint):
     assert failures == []
     assert len(answers) == 500 and set(answers) == {b"setosa\nvirginica\n"}
     assert invoke(aws, endpoint)["Body"].read() == b"setosa\nvirginica\n"  # still serving
+
+
+# What DescribeEndpoint answers for a missing endpoint, and how Step Functions' AWS SDK
+# integration reports it: `<Service>.<Exception>`, and for an error the service's API model
+# does not declare (SageMaker's ValidationException is one) the SDK's generic
+# `SageMaker.SageMakerException`, the message plus "(Service: SageMaker, Status Code: ...)" as
+# Cause (https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html).
+# §5's workflow routes on that Cause (helpers.workflows.ENDPOINT_NOT_FOUND_CAUSE).
+DESCRIBE_ENDPOINT = {"StartAt": "Find", "States": {"Find": {
+    "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sagemaker:describeEndpoint",
+    "Parameters": {"EndpointName.$": "$.name"}, "End": True}}}
+
+
+def test_describe_endpoint_of_a_missing_endpoint_names_its_arn(aws):
+    with pytest.raises(ClientError) as raised:
+        aws("sagemaker").describe_endpoint(EndpointName="no-such-endpoint")
+    error = raised.value.response["Error"]
+    assert error["Code"] == "ValidationException"
+    assert error["Message"] == ('Could not find endpoint "arn:aws:sagemaker:'
+                                f'{REGION}:{aws.account}:endpoint/no-such-endpoint".')
+
+
+def test_describe_endpoint_checks_the_name_before_looking_it_up(aws):
+    with pytest.raises(ClientError) as raised:
+        aws("sagemaker").describe_endpoint(EndpointName="not_a_valid_name")
+    message = raised.value.response["Error"]["Message"]
+    assert "failed to satisfy constraint" in message and "Could not find" not in message
+
+
+def test_a_missing_endpoint_through_step_functions(aws):
+    described, events = run_state_machine(aws, DESCRIBE_ENDPOINT, {"name": "no-such-endpoint"})
+    assert described["status"] == "FAILED"
+    failed = next(e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed")
+    assert failed["error"] == "SageMaker.SageMakerException"
+    assert failed["cause"].startswith('Could not find endpoint "arn:aws:sagemaker:')
+    assert "(Service: SageMaker, Status Code: 400, Request ID: " in failed["cause"]
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "ThrottlingException"])
+def test_other_lookup_errors_share_the_error_name_but_not_the_cause(aws, server, endpoint, code):
+    with faults.injected(server.url, "DescribeEndpoint", code, times=1, name_contains=endpoint):
+        described, events = run_state_machine(aws, DESCRIBE_ENDPOINT, {"name": endpoint})
+    assert described["status"] == "FAILED"
+    failed = next(e["taskFailedEventDetails"] for e in events if e["type"] == "TaskFailed")
+    assert failed["error"] == "SageMaker.SageMakerException"
+    assert not failed["cause"].startswith("Could not find endpoint")
+    wait_for_endpoint(aws, endpoint)

@@ -60,3 +60,18 @@ def test_an_unknown_states_error_name_is_kept_not_refused():
     assert named("States.SomethingNew").error_name == "States.SomethingNew"
     assert named("States.SomethingNew") == named("States.SomethingNew")
     assert named("MyError").error_name == "MyError"
+
+
+def test_moto_still_cannot_redrive_nor_describe_a_redrive(server):
+    """RedriveExecution (local_aws/moto_hooks/redrive.py): moto's backend has no redrive and its
+    DescribeExecution answer has none of the redrive fields."""
+    from moto.stepfunctions.parser.backend.execution import Execution
+    assert not hasattr(StepFunctionsParserBackend, "redrive_execution")
+    assert not hasattr(Execution, "redrive")
+    backend = StepFunctionsParserBackend("us-east-1", "123456789012")
+    machine = backend.create_state_machine(
+        name="gap-redrive", roleArn="arn:aws:iam::123456789012:role/r",
+        definition=json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    execution = backend.start_execution(machine.arn, "gap-redrive", "{}")
+    described = execution.to_describe_output()
+    assert not {"redriveCount", "redriveStatus"} & set(described)

@@ -112,7 +112,8 @@ def test_unsupported_integrations_are_refused_when_the_state_machine_is_created(
         aws("stepfunctions").create_state_machine(
             name=f"bad-{time.time_ns()}", definition=json.dumps(definition),
             roleArn=aws.sfn_role_arn)
-    # AWS answers InvalidDefinition; moto 5.2.5 sends the same message with an empty code.
+    # AWS answers InvalidDefinition (moto 5.2.5 alone: an empty code; see test_refusals.py).
+    assert error.value.response["Error"]["Code"] == "InvalidDefinition"
     assert error.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert f"The resource provided {resource} not recognized" in error.value.response["Error"][
         "Message"]

@@ -106,8 +106,7 @@ def test_botocore_sends_test_state_to_a_sync_prefixed_host(server):
     custom endpoint_url: http://127.0.0.1:PORT becomes http://sync-127.0.0.1:PORT, which does
     not resolve. Clients of the local AWS turn it off (Config(inject_host_prefix=False), or the
     environment variable AWS_DISABLE_HOST_PREFIX_INJECTION=true)."""
-    session = boto3.Session(region_name=REGION, aws_access_key_id="testing",
-                            aws_secret_access_key="testing")
+    session = boto3.Session(region_name=REGION, **server.credentials.for_boto3())
     definition = json.dumps({"Type": "Pass", "End": True})
     prefixed = session.client("stepfunctions", endpoint_url=server.url,
                               config=Config(retries={"total_max_attempts": 1}))
@@ -116,3 +115,20 @@ def test_botocore_sends_test_state_to_a_sync_prefixed_host(server):
     plain = session.client("stepfunctions", endpoint_url=server.url,
                            config=Config(inject_host_prefix=False))
     assert plain.test_state(definition=definition)["status"] == "SUCCEEDED"
+
+
+def test_a_jsonata_task_shows_its_evaluated_arguments_also_when_mocked(aws):
+    """API reference, InspectionData.afterArguments: 'The effective input after the JSONata
+    Arguments field is applied' (moto's TestState records it for JSONPath Parameters only)."""
+    notify = {"QueryLanguage": "JSONata", "Type": "Task",
+              "Resource": "arn:aws:states:::sns:publish", "Next": "Fail",
+              "Arguments": {"TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
+                            "Message": "{% 'Error: ' & $error.Error & ', run ' & "
+                                       "$states.input.run %}"}}
+    tested = call_test_state(aws, notify, input=json.dumps({"run": 7}), inspectionLevel="DEBUG",
+                             variables=json.dumps({"error": {"Error": "States.TaskFailed"}}),
+                             mock={"result": json.dumps({"MessageId": "m-1"})})
+    assert (tested["status"], tested["output"]) == ("SUCCEEDED", '{"MessageId":"m-1"}')
+    assert json.loads(tested["inspectionData"]["afterArguments"]) == {
+        "TopicArn": "arn:aws:sns:us-east-1:123456789012:alerts",
+        "Message": "Error: States.TaskFailed, run 7"}

@@ -46,7 +46,7 @@ def test_a_job_runs_the_container_and_completes_like_sagemaker(aws):
     assert 0.9 < metrics["train:accuracy"] <= 1.0
 
 
-def test_training_output_goes_to_cloudwatch_logs(aws):
+def test_training_output_goes_to_cloudwatch_logs(aws, server):
     name = unique()
     aws("sagemaker").create_training_job(**training_request(aws, name))
     wait_for_job(aws, name)
@@ -58,6 +58,10 @@ def test_training_output_goes_to_cloudwatch_logs(aws):
         logGroupName="/aws/sagemaker/TrainingJobs",
         logStreamName=streams[0]["logStreamName"])["events"]]
     assert any(m.startswith("train_accuracy: ") for m in messages)
+    # The program runs in a directory standing in for /opt/ml; its log shows /opt/ml, as the
+    # container's log does on AWS, not that directory.
+    assert "Saved the model to /opt/ml/model/decision-tree-model.pkl" in messages
+    assert not any(str(server.state_dir) in m for m in messages)
 
 
 def test_failure_reason_is_the_failure_file(aws):
