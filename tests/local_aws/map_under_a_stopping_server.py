@@ -23,7 +23,7 @@ def main(jobs_end_first: bool):
     (slow_programs / "train").write_text("#!/bin/sh\nsleep 60\n")
     (slow_programs / "train").chmod(0o755)
     server = LocalAwsServer(state_dir=work / "state", max_parallel_jobs=2).start()
-    clients = Clients(server.url)
+    clients = Clients(server.url, server.credentials)
     clients("iam").create_role(RoleName="sm", AssumeRolePolicyDocument=json.dumps({
         "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
                        "Principal": {"Service": "sagemaker.amazonaws.com"}}]}))

@@ -114,7 +114,8 @@ def test_a_channel_name_off_aws_pattern_is_refused_at_create(aws, server, channe
     request = training_request(aws, name)
     request["InputDataConfig"][0]["ChannelName"] = channel
     unchecked = boto3.client("sagemaker", region_name=REGION, endpoint_url=server.url,
-                             config=Config(parameter_validation=False))
+                             config=Config(parameter_validation=False),
+                             **server.credentials.for_boto3())
     with pytest.raises(ClientError) as error:
         unchecked.create_training_job(**request)
     assert error.value.response["Error"]["Code"] == "ValidationException"
