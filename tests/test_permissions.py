@@ -14,8 +14,9 @@ from helpers.permissions import Request
 from tests.conftest import run_workflow, series_aws
 
 # The `histories` fixture runs every workflow of the series (each path) once; its set-up counts
-# against the first test that uses it. On the 2-core machine loaded by other sessions (load
-# average 14-19) it took more than pytest's global 300 s: these tests get a budget of their own.
+# against the first test that uses it. On the 2-core machine loaded by other sessions it took
+# 300 s (load average 22-24), once more than pytest's global 300 s (load average 14): these tests
+# get a budget of three times that.
 pytestmark = pytest.mark.timeout(900)
 OTHER_ACCOUNT = "0" * 11 + "1"  # another account (written so: the repository scan looks for ids)
 
