@@ -1,5 +1,6 @@
 """Every AWS-backend code path: connecting, naming, the preflight checks, role creation with the
 scoped policies, tags, the cost guard, the image without Docker, clean-up, exercise checks."""
+import ast
 import json
 
 import pytest
@@ -228,6 +229,8 @@ def test_notebook_99_deletes_nothing_on_aws_until_confirm_is_set(aws_backend):
     cell = next(c.source for c in notebook.cells if c.source.startswith("CONFIRM ="))
     items = _series_resources(aws_backend)
     namespace = {"helpers": helpers, "aws": aws_backend, "items": items}
-    exec(compile(cell.replace("\n", "\nresult = ", 1), "99", "exec"), namespace)
-    assert namespace["result"] == "Nothing deleted: set CONFIRM = True first."
+    statements = ast.parse(cell).body  # run as Jupyter does: the last expression is the result
+    exec(compile(ast.Module(statements[:-1], []), "99", "exec"), namespace)
+    result = eval(compile(ast.Expression(statements[-1].value), "99", "eval"), namespace)
+    assert result.startswith("Nothing deleted: set CONFIRM = True")
     assert helpers.cleanup.plan(aws_backend) == items
