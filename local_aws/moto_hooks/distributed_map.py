@@ -75,7 +75,7 @@ from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 from moto.stepfunctions.parser.asl.eval.program_state import ProgramError, ProgramStopped
 from moto.stepfunctions.parser.asl.eval.states import ItemData, MapData
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
-from moto.stepfunctions.parser.asl.utils.boto_client import boto_client_for
+from moto.stepfunctions.parser.asl.utils import boto_client as moto_boto_client
 from moto.stepfunctions.parser.asl.utils.encoding import to_json_str
 
 # moto's own functions that install() replaces, for the tests that notice when moto fixes them.
@@ -348,7 +348,8 @@ def _handle_put_object(env, resource_runtime_part, state_credentials):
     """Write the Map Run's results as AWS does: one JSON file per status and a manifest."""
     parameters = env.stack.pop()
     env.stack.pop()  # the Map's own result array: replaced by the ResultWriterDetails below
-    s3 = boto_client_for(service="s3", region=resource_runtime_part.region,
+    # looked up at call time: credentials.install() replaces it with a signing client
+    s3 = moto_boto_client.boto_client_for(service="s3", region=resource_runtime_part.region,
                          state_credentials=state_credentials)
     record = env.map_run_record_pool_manager.get_all().pop()
     run_id = record.map_run_arn.split(":")[-1]

@@ -32,9 +32,6 @@ from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.resou
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
     _SERVICE_ERROR_NAMES as aws_sdk_error_names,
 )
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
-    StateTaskServiceAwsSdk,
-)
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_callback import (  # noqa: E501
     StateTaskServiceCallback,
 )
@@ -179,30 +176,6 @@ def install():
     # Workaround: the aws-sdk integration names errors <Service>.<Exception>; moto knows AWS's
     # spelling of a few services only and would write "sagemaker.sagemakerException".
     aws_sdk_error_names["sagemaker"] = "SageMaker"
-    MOTO_ORIGINALS["normalise_exception_name"] = StateTaskServiceAwsSdk._normalise_exception_name
-    StateTaskServiceAwsSdk._normalise_exception_name = staticmethod(
-        _aws_sdk_error_name(StateTaskServiceAwsSdk._normalise_exception_name))
-
-
-# moto's own functions that install() replaces, for the tests that notice when moto fixes them.
-MOTO_ORIGINALS: dict = {}
-# The services whose aws-sdk errors are named from their error code (those the local AWS serves).
-CODE_NAMED_SERVICES = {"SageMaker"}
-
-
-def _aws_sdk_error_name(original):
-    """Workaround: moto names an aws-sdk error after botocore's exception class, so every error
-    code botocore does not model (SageMaker's ValidationException, ...) becomes
-    "SageMaker.SageMakerException". AWS names it "ServiceName.ErrorName", the error name with an
-    "Exception" suffix added when it has none (developer guide, "Learning to use AWS service SDK
-    integrations in Step Functions"): SageMaker.ValidationException."""
-    def name(norm_service_name: str, ex: Exception) -> str:
-        code = getattr(ex, "response", {}).get("Error", {}).get("Code")
-        if norm_service_name not in CODE_NAMED_SERVICES or not code:
-            return original(norm_service_name, ex)
-        return f"{norm_service_name}.{code}" + ("" if code.endswith("Exception")
-                                                  else "Exception")
-    return name
 
 
 def parse_definition(definition: str):

@@ -2,18 +2,16 @@
 SageMaker operation the local AWS serves, and names errors as AWS documents ("Learning to use AWS
 service SDK integrations in Step Functions": the Error is "ServiceName.ErrorName", the error name
 with an "Exception" suffix added when it has none;
-https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html)."""
+https://docs.aws.amazon.com/step-functions/latest/dg/supported-services-awssdk.html). An error
+SageMaker's API model does not declare (ValidationException, AccessDeniedException, throttling)
+reaches Step Functions as the SDK's service exception, SageMaker.SageMakerException: it is what
+workflows on AWS catch from describeEndpoint when the endpoint does not exist."""
 import json
 import time
 
 import pytest
-from botocore.exceptions import ClientError
-from moto.stepfunctions.parser.asl.component.state.exec.state_task.service.state_task_service_aws_sdk import (  # noqa: E501
-    StateTaskServiceAwsSdk,
-)
 
 from local_aws import faults
-from local_aws.moto_hooks import stepfunctions as sfn_hooks
 from tests.conftest import BUCKET, run_state_machine, training_request, wait_for_job
 
 
@@ -90,6 +88,9 @@ def test_every_local_sagemaker_operation_is_named_in_this_test(server):
     tested = {"DescribeTrainingJob", "ListTrainingJobs", "DescribeModel", "ListModels",
               "DescribeTransformJob", "ListTransformJobs", "DescribeProcessingJob",
               "ListProcessingJobs"}
+    # the tuning operations: test_aws_sdk_reaches_the_local_tuning_jobs
+    tested |= {"DescribeHyperParameterTuningJob", "ListHyperParameterTuningJobs",
+               "ListTrainingJobsForHyperParameterTuningJob"}
     writes = {op for op in server.app._operations
               if op.startswith(("Create", "Delete", "Stop", "Update", "Add"))}
     others = {"DescribeEndpoint", "DescribeEndpointConfig", "ListEndpoints",
@@ -98,11 +99,11 @@ def test_every_local_sagemaker_operation_is_named_in_this_test(server):
     assert untested == set(), f"add aws-sdk cases for {sorted(untested)}"
 
 
-def test_a_service_error_is_named_from_its_code(aws):
+def test_an_undeclared_service_error_is_the_services_exception_with_its_cause(aws):
     execution, _ = run_state_machine(aws, sdk_call(
         "describeTransformJob", {"TransformJobName": "no-such-job"}, catch=True))
     caught = json.loads(execution["output"])
-    assert caught["Error"] == "SageMaker.ValidationException"
+    assert caught["Error"] == "SageMaker.SageMakerException"
     assert "transform job 'no-such-job' does not exist" in caught["Cause"]
     assert "Service: SageMaker, Status Code: 400" in caught["Cause"]
 
@@ -117,12 +118,17 @@ def test_a_modelled_error_keeps_its_name_with_the_exception_suffix(aws, server):
     assert json.loads(execution["output"])["Error"] == "SageMaker.ResourceLimitExceededException"
 
 
-def test_moto_still_names_unmodelled_errors_after_the_service(server):
-    """When this fails, moto names aws-sdk errors from their code: the workaround in
-    moto_hooks/stepfunctions.py (_aws_sdk_error_name) can go."""
-    error = ClientError({"Error": {"Code": "ValidationException", "Message": "x"}},
-                        "DescribeTransformJob")
-    original = sfn_hooks.MOTO_ORIGINALS["normalise_exception_name"]
-    assert original("SageMaker", error) == "SageMaker.SageMakerException"
-    assert StateTaskServiceAwsSdk._normalise_exception_name("SageMaker", error) == \
-        "SageMaker.ValidationException"
+def test_aws_sdk_reaches_the_local_tuning_jobs(aws):
+    """The tuning operations answer through aws-sdk too: a list, and a missing job's
+    ResourceNotFound (an error SageMaker's API model declares, so it keeps its name)."""
+    execution, _ = run_state_machine(aws, sdk_call("listHyperParameterTuningJobs",
+                                                   {"NameContains": "sdk-no-such-tuning"}))
+    assert execution["status"] == "SUCCEEDED", execution.get("cause")
+    assert json.loads(execution["output"])["HyperParameterTuningJobSummaries"] == []
+    for action in ("describeHyperParameterTuningJob",
+                   "listTrainingJobsForHyperParameterTuningJob"):
+        execution, _ = run_state_machine(aws, sdk_call(
+            action, {"HyperParameterTuningJobName": "sdk-no-such-tuning"}, catch=True))
+        caught = json.loads(execution["output"])
+        assert caught["Error"] == "SageMaker.ResourceNotFoundException", (action, caught)
+        assert "sdk-no-such-tuning" in caught["Cause"]
