@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 DEV_INSTALLED := $(VENV)/.installed-dev
 
-.PHONY: tutorial test lab workshop clean stop benchmarks
+.PHONY: tutorial test lab workshop clean stop benchmarks moto-canary
 
 $(VENV)/bin/python:
 	@$(PYTHON3) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -48,6 +48,21 @@ workshop: $(INSTALLED)
 ## benchmarks: print the figures the issues ask for
 benchmarks: $(INSTALLED)
 	for script in benchmarks/[a-z]*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+## moto-canary: the local AWS's own tests against the newest moto, in a throwaway environment
+## (build/moto-canary; pip's configured index). Not part of `make test` or CI: it says what a moto
+## release would break before requirements.txt's pin moves.
+CANARY := build/moto-canary
+moto-canary:
+	rm -rf $(CANARY)
+	$(PYTHON3) -m venv $(CANARY)
+	$(CANARY)/bin/python -m pip install --quiet -r requirements-dev.txt
+	$(CANARY)/bin/python -m pip install --quiet --upgrade "moto[server]"
+	@$(CANARY)/bin/python -c 'import moto; print("moto-canary: moto", moto.__version__, \
+	  "(tested with 5.2.5: local_aws/moto_hooks)")'
+	LOCAL_AWS_ALLOW_UNTESTED_MOTO=1 $(CANARY)/bin/python -m pytest tests/local_aws \
+	  -p no:cacheprovider
+	@echo "moto-canary: the local AWS's tests pass on the newest moto"
 
 ## stop: stop the local AWS
 stop:

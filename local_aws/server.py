@@ -57,9 +57,22 @@ class ClientFactory:
             return self._cache[key]
 
 
+class AnotherServerRuns(RuntimeError):
+    """A second LocalAwsServer in a process where one already serves."""
+
+
 class LocalAwsServer:
+    """The local AWS. One per process: it sets moto's process-wide configuration (the port
+    moto's Step Functions interpreter calls back on, the SageMaker integration it runs Task
+    states with), so a second one on another port would have its workflows call the first.
+    Starting a second raises AnotherServerRuns; after `stop()` a new one may start."""
+
+    _current: "LocalAwsServer | None" = None
+    _current_lock = threading.Lock()
+
     def __init__(self, port: int = 0, state_dir: Path | str = ".local-aws",
                  max_parallel_jobs: int | None = None):
+        self._claim_the_process()
         self.state_dir = Path(state_dir).resolve()
         self.credentials = auth.ensure_credentials(self.state_dir)  # makes the dir 0700 too
         (self.state_dir / "jobs").mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -93,6 +106,18 @@ class LocalAwsServer:
                                job_kinds=self.job_kinds(),
                                signature_checker=auth.SignatureChecker(self.credentials))
         self._thread = None
+        self._serving = True  # set up: the process is this server's until stop()
+
+    def _claim_the_process(self):
+        with LocalAwsServer._current_lock:
+            running = LocalAwsServer._current
+            if running is not None and getattr(running, "_serving", False):
+                raise AnotherServerRuns(
+                    f"A local AWS already runs in this process ({running.url}, state "
+                    f"{running.state_dir}): one LocalAwsServer per process, because moto's "
+                    "configuration is process-wide. Stop it first (server.stop()), or start "
+                    "another as a process of its own: python -m local_aws.server --port N")
+            LocalAwsServer._current = self  # a server whose set-up failed does not count
 
     def job_kinds(self) -> tuple:
         """The SageMaker job kinds besides training, each with its API operations."""
@@ -136,6 +161,7 @@ class LocalAwsServer:
         self._http.server_close()
         if self._thread:
             self._thread.join(timeout=10)
+        self._serving = False
 
 
 def write_state(server: LocalAwsServer, log_file: str | None):

@@ -178,13 +178,13 @@ def test_a_million_row_csv_trains_with_bounded_memory(tmp_path):
     assert peak_kib / 1024 < 600, f"train peaked at {peak_kib / 1024:.0f} MiB on 1M rows"
 
 
-# The series twice in a row on one backend (17 notebooks) took more than pytest's global 300 s on
-# a loaded 2-core machine as one test: it is split into one test per notebook and pass, sharing
-# one backend, each with its own budget. Budgets come from measured times on that machine
-# (loaded by other sessions; see the report of issue 17): the slowest notebook took
-# SLOWEST_NOTEBOOK_SECONDS, and the budget leaves room for four times that.
-SLOWEST_NOTEBOOK_SECONDS = 300
-NOTEBOOK_BUDGET_SECONDS = 4 * SLOWEST_NOTEBOOK_SECONDS
+# The series twice in a row on one backend took more than pytest's global 300 s on a loaded 2-core
+# machine as one test: it is split into one test per notebook and pass, sharing one backend, each
+# with its own budget. Measured there (2026-12-02, load average 14-24 from other sessions: far
+# more than two CPU burners), both passes and 99 took about 2,000 s; the slowest, 06 (first pass),
+# SLOWEST_NOTEBOOK_SECONDS, then 04 (194 s). The budget allows three times the slowest.
+SLOWEST_NOTEBOOK_SECONDS = 330
+NOTEBOOK_BUDGET_SECONDS = 3 * SLOWEST_NOTEBOOK_SECONDS
 SERIES = [path for path in series.notebooks() if not path.name.startswith("99")]
 CLEAN_UP = series.notebooks()[-1]
 
@@ -232,7 +232,7 @@ def test_a_server_stopping_under_a_running_map_records_an_aws_error(jobs_end_fir
     AWS fails the Map with the iteration's own error."""
     child = subprocess.run([sys.executable, "-m", "tests.local_aws.map_under_a_stopping_server",
                             "jobs-end-first" if jobs_end_first else "server-first"],
-                           capture_output=True, text=True, timeout=150, cwd=REPO)
+                           capture_output=True, text=True, timeout=150, cwd=REPO, check=False)
     assert child.returncode == 0, child.stderr[-3000:]
     ended = json.loads(child.stdout.strip().splitlines()[-1])
     assert ended["status"] == "FAILED"

@@ -4,8 +4,9 @@ The local AWS is moto extended: our SageMaker answers in front of moto's server,
 Functions interpreter (LocalStack's, copied into moto) runs the ASL. Whatever touches moto's
 internals — an import from a moto module other than its public `mock_aws`, a subclass of one of
 its classes, a replaced function, a change to its global configuration — lives in this package,
-each piece with the reason for it, and nowhere else (`tests/local_aws/test_moto_hooks.py` checks
-both: no other module imports moto, and each workaround still works around a real bug).
+each piece with the reason for it, and nowhere else (tests/test_packaging.py checks that no
+other module imports moto; tests/local_aws/test_moto_gaps.py that each workaround still works
+around a real bug).
 
 moto is pinned exactly (requirements.txt). `check_version()` compares the installed moto with the
 versions these hooks were tested with and says what to do when they differ; `install()` applies

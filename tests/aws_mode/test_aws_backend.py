@@ -1,5 +1,6 @@
 """Every AWS-backend code path: connecting, naming, the preflight checks, role creation with the
 scoped policies, tags, the cost guard, the image without Docker, clean-up, exercise checks."""
+import ast
 import json
 
 import pytest
@@ -216,3 +217,52 @@ def test_notebook_12s_jsonata_workflows_on_aws(aws_backend, capsys, tmp_path, mo
     assert {"sagemaker-byo-training-retry-notify-jsonata",
             "sagemaker-byo-training-redrivable-jsonata"} <= set(done["name"])
     assert sfn.list_state_machines()["stateMachines"] == []
+
+
+def _series_resources(aws):
+    helpers.prerequisites.ensure_all(aws)
+    names = workflows.Names.from_aws(aws)
+    workflows.create_or_update(aws, workflows.training(names, aws))
+    return helpers.cleanup.plan(aws)
+
+
+@pytest.mark.parametrize("answer", ["", "yes please"])
+def test_the_cleanup_command_deletes_nothing_on_aws_unless_the_answer_is_y(
+        aws_backend, monkeypatch, capsys, answer):
+    """The last check before real resources are deleted: `python -m helpers cleanup` lists them
+    and asks; anything but "y" deletes nothing."""
+    from series_tools import cli
+    before = _series_resources(aws_backend)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or answer)
+    assert cli.main(["cleanup"]) == 1
+    assert asked == [f"Delete these {len(before)} resources? [y/N] "]
+    assert "Nothing deleted." in capsys.readouterr().out
+    assert helpers.cleanup.plan(aws_backend) == before
+
+
+@pytest.mark.parametrize("arguments, answer", [(["cleanup"], " Y "), (["cleanup", "--yes"], None)])
+def test_the_cleanup_command_deletes_on_y_or_yes_and_verifies(aws_backend, monkeypatch, capsys,
+                                                              arguments, answer):
+    from series_tools import cli
+    assert _series_resources(aws_backend)
+    asked = []
+    monkeypatch.setattr("builtins.input", lambda prompt: asked.append(prompt) or answer)
+    assert cli.main(arguments) == 0
+    assert len(asked) == (0 if answer is None else 1)
+    assert "Verified: nothing is left." in capsys.readouterr().out
+    assert helpers.cleanup.plan(aws_backend) == []
+
+
+def test_notebook_99_deletes_nothing_on_aws_until_confirm_is_set(aws_backend):
+    """Notebook 99's own cell: CONFIRM is False on AWS until the learner sets it."""
+    import nbformat
+    notebook = nbformat.read(config.REPO_ROOT / "notebooks" / "99_clean_up.ipynb", as_version=4)
+    cell = next(c.source for c in notebook.cells if c.source.startswith("CONFIRM ="))
+    items = _series_resources(aws_backend)
+    namespace = {"helpers": helpers, "aws": aws_backend, "items": items}
+    statements = ast.parse(cell).body  # run as Jupyter does: the last expression is the result
+    exec(compile(ast.Module(statements[:-1], []), "99", "exec"), namespace)
+    result = eval(compile(ast.Expression(statements[-1].value), "99", "eval"), namespace)
+    assert result.startswith("Nothing deleted: set CONFIRM = True")
+    assert helpers.cleanup.plan(aws_backend) == items

@@ -60,3 +60,32 @@ def test_bad_faults_are_refused_with_a_reason(server, arguments, message):
     with pytest.raises(faults.FaultError, match=message):
         faults.arm(server.url, **arguments)
     assert faults.list_faults(server.url) == []
+
+
+@pytest.mark.parametrize("error", sorted(faults.KNOWN_ERRORS))
+@pytest.mark.parametrize("operation", ["CreateTrainingJob", "DescribeTrainingJob",
+                                       "StopTrainingJob"])
+def test_every_operation_and_error_the_readme_lists_is_injected(aws, server, operation, error):
+    """README: "Operations: CreateTrainingJob, DescribeTrainingJob, StopTrainingJob; errors:
+    ThrottlingException, ResourceLimitExceeded, InternalFailure, ServiceUnavailable". The next
+    call after the fault is the operation's own answer (here a cheap ValidationException)."""
+    name = f"fault-{operation.lower()[:8]}-{time.time_ns()}"
+    sagemaker = aws("sagemaker")  # no client-side retries: each call reaches the server once
+    call = {
+        "CreateTrainingJob": lambda: sagemaker.create_training_job(**training_request(
+            aws, name, RoleArn="arn:aws:iam::123456789012:role/no-such-role")),
+        "DescribeTrainingJob": lambda: sagemaker.describe_training_job(TrainingJobName=name),
+        "StopTrainingJob": lambda: sagemaker.stop_training_job(TrainingJobName=name),
+    }[operation]
+    status, message = faults.KNOWN_ERRORS[error]
+    with faults.injected(server.url, operation, error, times=1, name_contains=name) as fault:
+        with pytest.raises(ClientError) as injected:
+            call()
+        with pytest.raises(ClientError) as after:
+            call()
+    response = injected.value.response
+    assert (response["Error"]["Code"], response["Error"]["Message"]) == (error, message)
+    assert response["ResponseMetadata"]["HTTPStatusCode"] == status
+    assert after.value.response["Error"]["Code"] == "ValidationException"
+    assert fault["used"] == 1
+    assert faults.list_faults(server.url) == []
