@@ -74,10 +74,22 @@ def _notes(entry: dict, seconds: float | None) -> str:
     return "\n".join(lines)
 
 
+def in_the_day(plan: dict) -> list[dict]:
+    """The notebooks the two-hour day covers; those marked `self_paced` follow it."""
+    return [entry for entry in plan["notebook"] if not entry.get("self_paced")]
+
+
+def self_paced(plan: dict, titles: dict[str, str]) -> list[tuple[str, str, str, int]]:
+    """("", number, what, minutes) for the notebooks learners take on after the day."""
+    return [("", entry["number"], titles[entry["number"]].split(" · ", 1)[-1],
+             entry["teach"] + entry["exercises"])
+            for entry in plan["notebook"] if entry.get("self_paced")]
+
+
 def schedule(plan: dict, titles: dict[str, str]) -> list[tuple[str, str, str, int]]:
     """(start, number, what, minutes) for the day, the break included."""
     rows, minute = [], 0
-    for entry in plan["notebook"]:
+    for entry in in_the_day(plan):
         length = entry["teach"] + entry["exercises"]
         rows.append((f"{minute // 60}:{minute % 60:02d}", entry["number"],
                      titles[entry["number"]].split(" · ", 1)[-1], length))
@@ -90,10 +102,21 @@ def schedule(plan: dict, titles: dict[str, str]) -> list[tuple[str, str, str, in
     return rows
 
 
-def _agenda_html(plan: dict, rows) -> str:
-    body = "\n".join(
+def _html_rows(rows) -> str:
+    return "\n".join(
         f"<tr><td>{start}</td><td>{number}</td><td>{html.escape(what)}</td>"
         f"<td>{minutes or ''}</td></tr>" for start, number, what, minutes in rows)
+
+
+def _agenda_html(plan: dict, rows, later=()) -> str:
+    body = _html_rows(rows)
+    after = "" if not later else f"""<h2>After the day, at your own pace</h2>
+<p>Each builds on the day's notebooks and runs by itself on a fresh kernel.</p>
+<table><thead><tr><th></th><th>Notebook</th><th>What</th><th>Minutes</th></tr></thead>
+<tbody>
+{_html_rows(later)}
+</tbody></table>
+"""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>Agenda · {html.escape(plan['title'])}</title>
 <style>
@@ -112,28 +135,35 @@ itself (<code>helpers.exercises.check</code>).</p>
 <tbody>
 {body}
 </tbody></table>
-<p>Before the day: every laptop runs <code>make tutorial</code> once (installs everything and
+{after}<p>Before the day: every laptop runs <code>make tutorial</code> once (installs everything and
 checks it works). If an experiment goes wrong: <code>helpers.reset(aws, "NN")</code> puts that
 notebook back at its start.</p>
 </body></html>
 """
 
 
-def _agenda_markdown(plan: dict, rows) -> str:
+def _agenda_markdown(plan: dict, rows, later=()) -> str:
     lines = [f"# Agenda · {plan['title']}", "", "| start | notebook | what | minutes |",
              "|---|---|---|---|"]
     lines += [f"| {start} | {number} | {what} | {minutes or ''} |"
               for start, number, what, minutes in rows]
+    if later:
+        lines += ["", "## After the day, at your own pace", "", "| notebook | what | minutes |",
+                  "|---|---|---|"]
+        lines += [f"| {number} | {what} | {minutes} |" for _, number, what, minutes in later]
     return "\n".join(lines) + "\n"
 
 
 def _plan_markdown(plan: dict, titles: dict[str, str], seconds: dict[str, float]) -> str:
-    total = sum(e["teach"] + e["exercises"] for e in plan["notebook"]) + plan["break_minutes"]
+    total = sum(e["teach"] + e["exercises"] for e in in_the_day(plan)) + plan["break_minutes"]
+    later = [e["number"] for e in plan["notebook"] if e.get("self_paced")]
     lines = [f"# Instructor's plan · {plan['title']}", "",
              f"{total} minutes in all, a {plan['break_minutes']}-minute break after notebook "
              f"{plan['break_after']}. Compute times are from the last `make tutorial` "
              f"({'build/summary.json' if seconds else 'none yet: run it once to see them'}); "
-             "the executed notebooks, with every expected output, are in build/site/ after it.",
+             "the executed notebooks, with every expected output, are in build/site/ after it."
+             + (f" Notebooks {', '.join(later)} are self-paced, after the day (not in the "
+                "two hours)." if later else ""),
              ""]
     for entry in plan["notebook"]:
         lines += [f"## {titles[entry['number']]}", "",
@@ -159,7 +189,8 @@ def build(out_dir: Path = DEFAULT_DIR) -> dict[str, Path]:
                        instructor / path.name)
     rows = schedule(plan, titles)
     (instructor / "PLAN.md").write_text(_plan_markdown(plan, titles, seconds))
-    (out_dir / "agenda.html").write_text(_agenda_html(plan, rows))
-    (out_dir / "agenda.md").write_text(_agenda_markdown(plan, rows))
+    later = self_paced(plan, titles)
+    (out_dir / "agenda.html").write_text(_agenda_html(plan, rows, later))
+    (out_dir / "agenda.md").write_text(_agenda_markdown(plan, rows, later))
     return {"student": student, "instructor": instructor, "plan": instructor / "PLAN.md",
             "agenda": out_dir / "agenda.html"}
