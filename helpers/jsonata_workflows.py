@@ -84,16 +84,25 @@ def training_redrivable_jsonata(names: Names, aws=None):
 
 
 def endpoint_decision() -> dict:
-    """§5's create-or-update decision in JSONata: DescribeEndpoint records in a variable whether
-    the endpoint exists (its Catch records that it does not), and a Choice reads the variable."""
+    """§5's create-or-update decision in JSONata: DescribeEndpoint records in variables whether
+    the endpoint exists and, if the lookup failed, its error; a Choice creates the endpoint only
+    when that error says it was not found. Any other failure (access denied, throttling) alerts,
+    as in notebook 07: creating an endpoint that exists would fail later, and less clearly."""
     find = {"Type": "Task", "Resource": DESCRIBE_ENDPOINT,
             "Arguments": {"EndpointName": config.ENDPOINT_NAME},
-            "Assign": {"endpointExists": True}, "Output": "{% $states.input %}",
-            "Catch": [{"ErrorEquals": ["States.ALL"], "Assign": {"endpointExists": False},
-                       "Output": "{% $states.input %}", "Next": "Create or update?"}],
+            "Assign": {"endpointExists": True, "lookupError": None},
+            "Output": "{% $states.input %}",
+            "Catch": [{"ErrorEquals": ["SageMaker.SageMakerException"],
+                       "Assign": {"endpointExists": False,
+                                  "lookupError": "{% $states.errorOutput %}"},
+                       "Output": "{% $states.input %}", "Next": "Create or update?"},
+                      {"ErrorEquals": ["States.ALL"], "Next": "Notify Failure",
+                       "Output": "{% $merge([$states.input, {'error': $states.errorOutput}]) %}"}],
             "Next": "Create or update?"}
-    choose = {"Type": "Choice", "Default": "Create endpoint",
-              "Choices": [{"Condition": "{% $endpointExists %}", "Next": "Update endpoint"}]}
+    choose = {"Type": "Choice", "Default": "Notify Failure", "Choices": [
+        {"Condition": "{% $endpointExists %}", "Next": "Update endpoint"},
+        {"Condition": "{% $contains($lookupError.Cause, 'Could not find endpoint') %}",
+         "Next": "Create endpoint"}]}
     return {"Find the endpoint": find, "Create or update?": choose}
 
 

@@ -63,10 +63,17 @@ def test_the_endpoint_decision_checked_with_test_state(local):
     sfn = local.client("stepfunctions")
     decision = jsonata.endpoint_decision()
     choice = {"QueryLanguage": "JSONata", **decision["Create or update?"]}
-    for exists, expected in ((True, "Update endpoint"), (False, "Create endpoint")):
+    not_found = {"Error": "SageMaker.SageMakerException",
+                 "Cause": 'Could not find endpoint "arn:aws:sagemaker:...:endpoint/x".'}
+    denied = {"Error": "SageMaker.SageMakerException", "Cause": "User is not authorized"}
+    for variables, expected in (({"endpointExists": True, "lookupError": None}, "Update endpoint"),
+                                ({"endpointExists": False, "lookupError": not_found},
+                                 "Create endpoint"),
+                                ({"endpointExists": False, "lookupError": denied},
+                                 "Notify Failure")):
         tested = sfn.test_state(definition=json.dumps(choice), input="{}",
-                                variables=json.dumps({"endpointExists": exists}))
-        assert (tested["status"], tested["nextState"]) == ("SUCCEEDED", expected)
+                                variables=json.dumps(variables))
+        assert (tested["status"], tested["nextState"]) == ("SUCCEEDED", expected), variables
     find = {"QueryLanguage": "JSONata", **decision["Find the endpoint"]}
     caught = sfn.test_state(definition=json.dumps(find), input='{"run": 1}',
                             inspectionLevel="DEBUG", mock={"errorOutput": {
