@@ -177,6 +177,9 @@ def _job_requests(names: Names, api: str, sync: bool, parameters: dict) -> list[
         needed.append(Request("sagemaker:ListTags", job))
         needed += [Request(f"events:{action}", _arn(names, "events", f"rule/{rule}"))
                    for action in ("PutTargets", "PutRule", "DescribeRule")]
+    return needed
+
+
 def _tuning_requests(names: Names, parameters: dict, sync: bool) -> list[Request]:
     """CreateHyperParameterTuningJob (Step Functions developer guide, "IAM policies for Amazon
     SageMaker": the tuning job, PassRole, and for .sync its describe/stop and the managed rule)."""

@@ -47,7 +47,8 @@ LEARNER_ACTIONS = {
         "s3:GetBucketTagging", "s3:DeleteBucket", "sns:ListSubscriptions", "sns:Unsubscribe",
         "sns:DeleteTopic", "sqs:ListQueues", "sqs:DeleteQueue", "iam:DeleteRolePolicy",
         "iam:DeleteRole", "ecr:DeleteRepository", "logs:DescribeLogGroups",
-        "logs:DeleteLogGroup", "logs:DeleteLogStream"],
+        "logs:DeleteLogGroup", "logs:DeleteLogStream", "sagemaker:ListHyperParameterTuningJobs",
+        "sagemaker:StopHyperParameterTuningJob"],
 }
 # How a boto3 call is named in IAM, where that is not "<service prefix>:<operation>".
 SERVICE_PREFIXES = {"stepfunctions": "states", "sagemaker-runtime": "sagemaker"}

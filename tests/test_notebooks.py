@@ -63,7 +63,7 @@ EXPECTED_OUTPUT = {
            "'States.TaskFailed')", "'Completed')"],
     "07": ["[OK] Model deployed", "accuracy on 45 held-out rows", "ModelError 415",
            "Find the endpoint\nUpdate endpoint\n", "sagemaker-byo-endpoint: deleted",
-           'Endpoint not found?\nCreate endpoint\n', "× [Wait for the endpoint → Check"],
+           'Endpoint not found?\nCreate endpoint\n', "Wait for the endpoint"],
     "99": ["Nothing of the series' is left.", "What exists: nothing."],
     "12": ["'SUCCEEDED'", "Training failed in execution jsonata-bad-", "row 73, column 3",
            "'Create endpoint'", "ExecutionRedriven", "-1-0'", "'redriveStatus': 'REDRIVABLE'"],

@@ -62,8 +62,6 @@ def histories(series):
     finally:
         helpers.hosting.delete_endpoint(aws)
     run("evaluate-before-deploy", {"Threshold": 1.01})  # below the threshold: the alert
-    run("training-retry-notify-jsonata", bad_data=True)  # notebook 12: training, then alert
-    run("training-redrivable-jsonata")
     # The calls matter here, not how many: one tuning job of one training job, two rows.
     tuning = helpers.scale_workflows.tuning(names, aws, max_jobs=1, max_parallel_jobs=1)
     runs["tuning"] = [helpers.executions.events(aws, run_workflow(aws, tuning))]
@@ -80,6 +78,11 @@ def child_histories(aws, execution_arn: str) -> list[list[dict]]:
     return [helpers.executions.events(aws, child["executionArn"])
             for run in sfn.list_map_runs(executionArn=execution_arn)["mapRuns"]
             for child in sfn.list_executions(mapRunArn=run["mapRunArn"])["executions"]]
+
+
+# The workflows of the document's five sections (notebooks 03-07).
+DOCUMENT_WORKFLOWS = {"training", "training-retry-notify", "training-retry-notify-detailed",
+                      "training-parameters", "train-multiple", "train-and-host"}
 
 
 def requests_of(histories, names, derive) -> list[Request]:
@@ -200,10 +203,12 @@ def test_the_scoped_workflow_role_allows_what_a_distributed_map_itself_does(seri
 def test_the_documents_policy_misses_what_the_later_workflows_call(histories, series):
     """The document's Step Functions policy has no sagemaker:DescribeEndpoint, which §5's wait
     loop calls, and no sagemaker:AddTags, which tagging at creation needs (§3-§5 tag what they
-    create): two reasons the scoped variant is the default."""
+    create): two reasons the scoped variant is the default. (The document's sections only: the
+    later notebooks' job kinds are beyond what its policy was written for.)"""
     names = workflows.Names.from_aws(series)
     document = helpers.prerequisites.load_policy("stepfunctions-execution-policy.json")
-    missing = permissions.denied(document, requests_of(histories, names,
+    sections = {name: runs for name, runs in histories.items() if name in DOCUMENT_WORKFLOWS}
+    missing = permissions.denied(document, requests_of(sections, names,
                                                        permissions.workflow_role_requests))
     assert {r.action for r in missing} == {"sagemaker:DescribeEndpoint", "sagemaker:AddTags"}
 
