@@ -28,7 +28,7 @@ tutorial: $(INSTALLED)
 
 ## test: the whole test suite, on every core (installs the test tools first)
 test: $(DEV_INSTALLED)
-	$(PY) -m pytest -n auto
+	$(PY) -m pytest -n auto --dist loadgroup
 
 ## lab: JupyterLab on the notebooks (LAB_DIR=build/workshop/student for the students' copies)
 ## LAB_IP=0.0.0.0 to reach it from outside a container; LAB_PORT, LAB_ARGS for anything else.

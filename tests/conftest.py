@@ -22,6 +22,13 @@ REGION = "us-east-1"
 BUCKET = "test-bucket-local-aws"
 
 
+def pytest_collection_modifyitems(items):
+    """Tests marked `long` (whole notebooks, the series, shared expensive set-up) first: started
+    last, one of them is a tail that one worker runs while the other idles. The sort is stable, so
+    tests that must run in order keep it."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture(autouse=True, scope="session")
 def no_real_aws():
     """No test may reach AWS: fake credentials, no profile."""

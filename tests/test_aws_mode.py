@@ -15,6 +15,7 @@ from helpers import config
 AWS_MODE_BUDGET_SECONDS = 1200
 
 
+@pytest.mark.long
 @pytest.mark.timeout(AWS_MODE_BUDGET_SECONDS)
 def test_the_aws_backend_code_paths_pass_against_moto():
     finished = subprocess.run(

@@ -14,6 +14,8 @@ from local_aws import parse_definition
 from tests.test_helpers import DOCUMENT
 
 CFN_LINT = Path(sys.executable).parent / "cfn-lint"
+# One worker runs the module (`make test` uses --dist loadgroup): the export runs once.
+pytestmark = [pytest.mark.xdist_group("export"), pytest.mark.long]
 
 
 @pytest.fixture(scope="module")

@@ -203,6 +203,7 @@ def one_backend(tmp_path_factory):
 
 
 # With pytest-xdist, `--dist loadgroup` keeps these on one worker, in order.
+@pytest.mark.long
 @pytest.mark.xdist_group("the-series-twice")
 class TestTheSeriesRunsTwiceInARowOnOneBackend:
     """Learners press "Run all" twice: every notebook must succeed again on the same backend

@@ -110,6 +110,7 @@ def assert_constructions_match_references(number: str):
             f"notebook {number}: the state machine {name!r} it built differs from the reference")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_runs_by_itself(path, fresh_local_aws, tmp_path):
     result = series.execute(path, tmp_path / "executed", timeout=300)

@@ -17,7 +17,8 @@ from tests.conftest import run_workflow, series_aws
 # against the first test that uses it. On the 2-core machine loaded by other sessions it took
 # 300 s (load average 22-24), once more than pytest's global 300 s (load average 14): these tests
 # get a budget of three times that (it now runs tuning and a Distributed Map too).
-pytestmark = pytest.mark.timeout(900)
+# One worker runs the module (`make test` uses --dist loadgroup), so its fixtures run once.
+pytestmark = [pytest.mark.timeout(900), pytest.mark.xdist_group("permissions"), pytest.mark.long]
 OTHER_ACCOUNT = "0" * 11 + "1"  # another account (written so: the repository scan looks for ids)
 
 

@@ -22,6 +22,9 @@ from local_aws import control
 
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 NOTEBOOK_04 = next(p for p in series.notebooks() if p.name.startswith("04_"))
+# One worker runs the module (`make test` uses --dist loadgroup): notebook 04 and the site are
+# built once.
+pytestmark = [pytest.mark.xdist_group("site"), pytest.mark.long]
 
 
 # Set by .ci/run: there, a missing browser fails the run instead of skipping the test.

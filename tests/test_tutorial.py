@@ -35,6 +35,7 @@ def copy_of_the_repository(target: Path) -> Path:
     return target
 
 
+@pytest.mark.long
 @pytest.mark.timeout(TUTORIAL_BUDGET_SECONDS)
 def test_make_tutorial_runs_the_learners_path_writes_the_summary_and_site_and_stops(tmp_path):
     copy = copy_of_the_repository(tmp_path / "repository")

@@ -79,7 +79,7 @@ def parse_definition(definition: str):
     """Parse an ASL definition as the local AWS's CreateStateMachine does; raises if invalid."""
     check_version()
     from . import distributed_map, stepfunctions
-    distributed_map.install()  # Distributed Map fields moto's grammar lacks (ItemBatcher, ...)
+    distributed_map.install_grammar()  # Distributed Map fields moto's grammar lacks (ItemBatcher...)
     return stepfunctions.parse_definition(definition)
 
 

@@ -426,18 +426,27 @@ def _for_children(original, answer):
     return respond
 
 
+def install_grammar():
+    """The parser hook alone: what parsing a definition needs (local_aws.parse_definition), in a
+    process that may never serve. The response hooks wait for install(), which runs after the
+    other hooks: redrive's ListExecutions/DescribeExecution look every listed execution up in
+    moto's backend, where a Map Run's children are not, so they must wrap moto, not these."""
+    if "parse" not in MOTO_ORIGINALS:
+        MOTO_ORIGINALS["parse"] = AmazonStateLanguageParser.parse
+        AmazonStateLanguageParser.parse = staticmethod(_parse(MOTO_ORIGINALS["parse"]))
+
+
 def install():
-    if MOTO_ORIGINALS:  # installed already
+    install_grammar()
+    if "map_run" in MOTO_ORIGINALS:  # installed already
         return
     MOTO_ORIGINALS.update(
-        parse=AmazonStateLanguageParser.parse,
         map_run=distributed.DistributedIterationComponent._map_run,
         eval_job=distributed_worker.DistributedItemProcessorWorker._eval_job,
         put_object=resource_eval_s3.ResourceEvalS3._handle_put_object,
         list_executions=stepfunctions_responses.StepFunctionResponse.list_executions,
         describe_execution=stepfunctions_responses.StepFunctionResponse.describe_execution,
         get_execution_history=stepfunctions_responses.StepFunctionResponse.get_execution_history)
-    AmazonStateLanguageParser.parse = staticmethod(_parse(MOTO_ORIGINALS["parse"]))
     distributed.DistributedIterationComponent._map_run = _map_run
     distributed_worker.DistributedItemProcessorWorker._eval_job = _eval_job
     resource_eval_s3.ResourceEvalS3._handle_put_object = staticmethod(_handle_put_object)

@@ -371,6 +371,7 @@ finally:
 '''
 
 
+@pytest.mark.long
 @pytest.mark.timeout(400)
 def test_the_sagemaker_sdk_fits_deploys_and_predicts_through_local_env(process_server,
                                                                        tmp_path):

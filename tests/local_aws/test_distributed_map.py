@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import subprocess
+import sys
 
 import pytest
 from moto.stepfunctions.parser.asl.parse.asl_parser import ASLParserException
 
 from local_aws.moto_hooks import distributed_map
-from tests.conftest import BUCKET, run_state_machine
+from tests.conftest import BUCKET, REPO, run_state_machine
 
 ITEMS_CSV = b"name,depth\na,1\nb,2\nc,fail\nd,4\n"
 NO_HEADER_CSV = b"a,1\nb,2\nc,3\n"
@@ -287,3 +289,43 @@ def test_moto_still_cannot_list_a_map_runs_child_executions():
     assert "mapRunArn" not in source
     describe = inspect.getsource(distributed_map.MOTO_ORIGINALS["describe_execution"])
     assert "mapRunArn" not in describe
+
+
+PARSE_FIRST_THEN_SERVE = """
+import json, tempfile, time
+import boto3
+from local_aws import LocalAwsServer, parse_definition
+definition = {"StartAt": "Many", "States": {"Many": {
+    "Type": "Map", "End": True, "ItemsPath": "$.items",
+    "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                      "StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}}}}
+parse_definition(json.dumps(definition))  # as `helpers asl` or the export do, before any server
+server = LocalAwsServer(state_dir=tempfile.mkdtemp()).start()
+try:
+    sfn = boto3.Session(region_name="us-east-1", **server.credentials.for_boto3()).client(
+        "stepfunctions", endpoint_url=server.url)
+    machine = sfn.create_state_machine(name="parse-first", definition=json.dumps(definition),
+        roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
+    run = sfn.start_execution(stateMachineArn=machine, input=json.dumps({"items": [1, 2, 3]}))
+    while sfn.describe_execution(executionArn=run["executionArn"])["status"] == "RUNNING":
+        time.sleep(0.05)
+    (map_run,) = sfn.list_map_runs(executionArn=run["executionArn"])["mapRuns"]
+    children = sfn.list_executions(mapRunArn=map_run["mapRunArn"])["executions"]
+    child = sfn.describe_execution(executionArn=children[0]["executionArn"])
+    print(json.dumps({"children": len(children), "child_map_run": child["mapRunArn"],
+                      "map_run": map_run["mapRunArn"]}))
+finally:
+    server.stop()
+"""
+
+
+def test_child_executions_are_listed_when_a_definition_was_parsed_before_the_server_started():
+    """Found by the test run that put the export's tests (which parse definitions first) on the
+    same worker as these: the Distributed Map's ListExecutions/DescribeExecution hooks then sat
+    under redrive's, which looked the children up in moto's backend (ExecutionDoesNotExist).
+    The order the hooks are installed in no longer depends on what the process did first."""
+    child = subprocess.run([sys.executable, "-c", PARSE_FIRST_THEN_SERVE], capture_output=True,
+                           text=True, timeout=120, cwd=REPO, check=False)
+    assert child.returncode == 0, child.stderr[-3000:]
+    seen = json.loads(child.stdout.strip().splitlines()[-1])
+    assert seen["children"] == 3 and seen["child_map_run"] == seen["map_run"]
